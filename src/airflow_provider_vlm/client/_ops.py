@@ -1,0 +1,273 @@
+"""Every API operation, written once as a generator of steps (see ``_core``)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from airflow_provider_vlm.client._core import Call, Clock, Operation, ReadFile, Sleep, parse_list, parse_model
+from airflow_provider_vlm.client._inputs import (
+    as_path,
+    check_domain,
+    check_id,
+    check_media,
+    check_url,
+    data_url,
+    dump_options,
+    is_http_url,
+    pil_to_png,
+)
+from airflow_provider_vlm.client.errors import PredictionFailedError, PredictionTimeoutError, VlmInputError
+from airflow_provider_vlm.client.models import (
+    DomainInfo,
+    FileInfo,
+    GenerationConfig,
+    Prediction,
+    PredictionStatus,
+    RequestMetadata,
+    SchemaInfo,
+)
+
+FileInput = str | Path | bytes
+ImageInput = Any  # path, http(s) URL, data URL, bytes or a PIL image
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _prediction(data: Any, call: Call, media: str | None = None) -> Prediction:
+    prediction = parse_model(Prediction, data, call)
+    if prediction.type is None and media is not None:
+        prediction.type = media
+    return prediction
+
+
+def health() -> Operation[bool]:
+    call = Call("GET", "/health", route="/health")
+    yield call
+    return True
+
+
+def get_prediction(prediction_id: str) -> Operation[Prediction]:
+    check_id(prediction_id, name="prediction_id")
+    call = Call("GET", f"/predictions/{_q(prediction_id)}", route="/predictions/{id}")
+    return _prediction((yield call), call)
+
+
+def list_predictions(skip: int = 0, limit: int = 10) -> Operation[list[Prediction]]:
+    if skip < 0 or limit < 1:
+        raise VlmInputError(f"skip must be >= 0 and limit >= 1, got skip={skip}, limit={limit}")
+    call = Call("GET", "/predictions", params={"skip": skip, "limit": limit}, route="/predictions")
+    return parse_list(Prediction, (yield call), call)
+
+
+def wait(
+    prediction_id: str,
+    timeout: float = 60.0,
+    sleep: float = 1.0,
+    *,
+    backoff: float = 1.0,
+    max_sleep: float = 30.0,
+    raise_on_failure: bool = True,
+) -> Operation[Prediction]:
+    """Poll until the prediction is terminal. Unlike the SDK, a ``failed`` prediction stops at once."""
+    if timeout < 0 or sleep <= 0 or backoff < 1:
+        raise VlmInputError(f"need timeout >= 0, sleep > 0, backoff >= 1; got {timeout}, {sleep}, {backoff}")
+    started = yield Clock()
+    interval = sleep
+    while True:
+        prediction = yield from get_prediction(prediction_id)
+        if prediction.status is PredictionStatus.FAILED and raise_on_failure:
+            raise PredictionFailedError(prediction.id, prediction.error_message, prediction)
+        if prediction.status.is_terminal:
+            return prediction
+        remaining = timeout - ((yield Clock()) - started)
+        if remaining <= 0:
+            raise PredictionTimeoutError(prediction_id, timeout, prediction.status.value)
+        yield Sleep(min(interval, remaining))
+        interval = min(interval * backoff, max_sleep)
+
+
+def get_file(file_id: str) -> Operation[FileInfo]:
+    check_id(file_id, name="file_id")
+    call = Call("GET", f"/files/{_q(file_id)}", route="/files/{id}")
+    return parse_model(FileInfo, (yield call), call)
+
+
+def list_files(skip: int = 0, limit: int = 10) -> Operation[list[FileInfo]]:
+    if skip < 0 or limit < 1:
+        raise VlmInputError(f"skip must be >= 0 and limit >= 1, got skip={skip}, limit={limit}")
+    call = Call("GET", "/files", params={"skip": skip, "limit": limit}, route="/files")
+    return parse_list(FileInfo, (yield call), call)
+
+
+def find_file(md5: str) -> Operation[FileInfo | None]:
+    """The stored file with this content hash, or ``None``."""
+    call = Call("GET", f"/files/hash/{_q(md5)}", allow_404=True, route="/files/hash/{md5}")
+    data = yield call
+    return None if data is None else parse_model(FileInfo, data, call)
+
+
+def _file_bytes(file: FileInput, filename: str | None) -> Operation[tuple[bytes, str]]:
+    if isinstance(file, bytes):
+        if not file:
+            raise VlmInputError("file content is empty")
+        return file, filename or "upload.bin"
+    path = as_path(file)
+    if path is None:
+        raise VlmInputError(f"file must be a path or bytes, got {type(file).__name__}")
+    data = yield ReadFile(path)
+    if not data:
+        raise VlmInputError(f"file is empty: {path}")
+    return data, filename or path.name
+
+
+def upload_file(
+    file: FileInput, *, filename: str | None = None, purpose: str = "assistants", check_duplicate: bool = True
+) -> Operation[FileInfo]:
+    """Upload, reusing stored content with the same md5 (no second upload of the same bytes)."""
+    data, name = yield from _file_bytes(file, filename)
+    if check_duplicate:
+        found = yield from find_file(hashlib.md5(data, usedforsecurity=False).hexdigest())
+        if found is not None:
+            return found
+    call = Call(
+        "POST",
+        "/files",
+        params={"purpose": purpose},
+        files={"file": (name, data, "application/octet-stream")},
+        route="/files",
+    )
+    return parse_model(FileInfo, (yield call), call)
+
+
+def _image_ref(image: ImageInput) -> Operation[str]:
+    if isinstance(image, str) and (is_http_url(image) or image.startswith("data:")):
+        return image
+    if isinstance(image, bytes):
+        return data_url(image)
+    png = pil_to_png(image)
+    if png is not None:
+        return data_url(png, "image.png")
+    path = as_path(image)
+    if path is None:
+        raise VlmInputError(
+            f"images entries must be paths, URLs, bytes or PIL images; got {type(image).__name__}"
+        )
+    return data_url((yield ReadFile(path)), path.name)
+
+
+def _input_fields(
+    media: str,
+    *,
+    file: FileInput | None,
+    file_id: str | None,
+    url: str | None,
+    images: Sequence[ImageInput] | None,
+) -> Operation[dict[str, Any]]:
+    given = [
+        n
+        for n, v in (("file", file), ("file_id", file_id), ("url", url), ("images", images))
+        if v is not None
+    ]
+    if len(given) != 1:
+        what = "none" if not given else " and ".join(given)
+        raise VlmInputError(f"give exactly one of file, file_id, url or images; got {what}")
+    if url is not None:
+        check_url(url)
+    if media == "image":
+        if file_id is not None:
+            raise VlmInputError("image predictions take images (paths, URLs, bytes), not file_id")
+        refs = [file] if file is not None else [url] if url is not None else list(images or [])
+        if not refs:
+            raise VlmInputError("images is empty: give at least one image")
+        encoded = []
+        for ref in refs:
+            encoded.append((yield from _image_ref(ref)))
+        return {"images": encoded}
+    if images is not None:
+        raise VlmInputError(f"images is only for media='image'; for {media!r} give file, file_id or url")
+    if url is not None:
+        return {"url": url}
+    if file_id is not None:
+        return {"file_id": check_id(file_id, name="file_id")}
+    assert file is not None
+    info = yield from upload_file(file)
+    return {"file_id": info.id}
+
+
+def generate(
+    media: str,
+    *,
+    domain: str,
+    file: FileInput | None = None,
+    file_id: str | None = None,
+    url: str | None = None,
+    images: Sequence[ImageInput] | None = None,
+    model: str = "vlm-1",
+    batch: bool = True,
+    config: GenerationConfig | Mapping[str, Any] | None = None,
+    metadata: RequestMetadata | Mapping[str, Any] | None = None,
+    callback_url: str | None = None,
+    idempotency_key: str | None = None,
+) -> Operation[Prediction]:
+    """Create a (billed) prediction. Ambiguous failures raise ``OutcomeUnknownError``."""
+    check_media(media)
+    check_domain(domain)
+    body: dict[str, Any] = {"model": model, "domain": domain, "batch": batch}
+    body.update((yield from _input_fields(media, file=file, file_id=file_id, url=url, images=images)))
+    for key, value in (("config", config), ("metadata", metadata)):
+        dumped = dump_options(value, name=key)
+        if dumped:
+            body[key] = dumped
+    if callback_url is not None:
+        body["callback_url"] = check_url(callback_url, name="callback_url")
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+    call = Call(
+        "POST", f"/{media}/generate", json=body, headers=headers, creates=True, route=f"/{media}/generate"
+    )
+    return _prediction((yield call), call, media)
+
+
+def generate_schema(
+    media: str,
+    *,
+    file: FileInput | None = None,
+    file_id: str | None = None,
+    url: str | None = None,
+    images: Sequence[ImageInput] | None = None,
+    model: str = "vlm-1",
+    config: GenerationConfig | Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> Operation[Prediction]:
+    """Ask the server to propose a schema for a sample input (SDK: ``image.schema``/``document.schema``)."""
+    if media not in ("image", "document"):
+        raise VlmInputError(f"schema generation supports media 'image' or 'document', got {media!r}")
+    body: dict[str, Any] = {"model": model}
+    body.update((yield from _input_fields(media, file=file, file_id=file_id, url=url, images=images)))
+    dumped = dump_options(config, name="config")
+    if dumped:
+        body["config"] = dumped
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+    call = Call(
+        "POST", f"/{media}/schema", json=body, headers=headers, creates=True, route=f"/{media}/schema"
+    )
+    return _prediction((yield call), call, media)
+
+
+def get_schema(
+    domain: str, config: GenerationConfig | Mapping[str, Any] | None = None
+) -> Operation[SchemaInfo]:
+    check_domain(domain)
+    body: dict[str, Any] = {"domain": domain, "config": dump_options(config, name="config") or {}}
+    call = Call("POST", "/schema", json=body, route="/schema")
+    return parse_model(SchemaInfo, (yield call), call)
+
+
+def list_domains() -> Operation[list[DomainInfo]]:
+    call = Call("GET", "/domains", route="/domains")
+    return parse_list(DomainInfo, (yield call), call)

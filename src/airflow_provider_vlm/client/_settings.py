@@ -1,0 +1,53 @@
+"""Client settings shared by both clients: checked once, and never printed with the key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+from airflow_provider_vlm.client._retry import RetryPolicy
+from airflow_provider_vlm.client.errors import ConfigurationError
+
+DEFAULT_BASE_URL = "https://api.vlm.run/v1"
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MAX_RETRIES = 5
+USER_AGENT = "airflow-provider-vlm"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    api_key: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    verify: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.api_key or not str(self.api_key).strip():
+            raise ConfigurationError("no API key: set the connection's password (API key)")
+        parts = urlsplit(self.base_url or "")
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(f"base URL must be an http(s) URL with a host, got {self.base_url!r}")
+        if self.timeout <= 0:
+            raise ConfigurationError(f"timeout must be > 0 seconds, got {self.timeout}")
+        if self.max_retries < 0:
+            raise ConfigurationError(f"max_retries must be >= 0, got {self.max_retries}")
+
+    def httpx_options(self) -> dict[str, object]:
+        from airflow_provider_vlm import __version__
+
+        return {
+            "base_url": self.base_url.rstrip("/") + "/",
+            "timeout": httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
+            "verify": self.verify,
+            "headers": {
+                "Authorization": f"Bearer {self.api_key}",
+                "User-Agent": f"{USER_AGENT}/{__version__}",
+                "Accept": "application/json",
+            },
+        }
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_retries=self.max_retries)

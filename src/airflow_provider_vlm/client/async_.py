@@ -1,0 +1,226 @@
+"""``AsyncVlmClient``: the asyncio client for triggers, the same operations as ``VlmClient``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from airflow_provider_vlm.client import _ops
+from airflow_provider_vlm.client._core import (
+    Call,
+    Clock,
+    Operation,
+    ReadFile,
+    Sleep,
+    error_from_transport,
+    interpret,
+    read_local_file,
+)
+from airflow_provider_vlm.client._retry import RetryPolicy
+from airflow_provider_vlm.client._settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ClientSettings,
+)
+from airflow_provider_vlm.client.models import (
+    DomainInfo,
+    FileInfo,
+    GenerationConfig,
+    Prediction,
+    RequestMetadata,
+    SchemaInfo,
+)
+
+T = TypeVar("T")
+log = logging.getLogger("airflow_provider_vlm.client")
+
+
+class AsyncVlmClient:
+    """Asyncio client; ``max_connections`` bounds concurrent requests (e.g. a trigger's status polls)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        verify: bool = True,
+        max_connections: int = 20,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = ClientSettings(api_key, base_url, timeout, max_retries, verify)
+        self.retry_policy = retry_policy or self.settings.retry_policy()
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = httpx.AsyncClient(transport=transport, limits=limits, **self.settings.httpx_options())  # type: ignore[arg-type]
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
+
+    def __repr__(self) -> str:
+        return f"AsyncVlmClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> AsyncVlmClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- driver ------------------------------------------------------------------------------
+
+    async def _send(self, call: Call) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(
+                    call.method,
+                    call.path,
+                    params=call.params,
+                    json=call.json,
+                    files=call.files,
+                    headers=call.headers,
+                )
+            except httpx.TransportError as exc:
+                delay = self.retry_policy.delay_after_error(exc, attempt, creates=call.creates)
+                if delay is None:
+                    raise error_from_transport(call, exc) from None
+                reason = type(exc).__name__
+            else:
+                delay = self.retry_policy.delay_after_response(response, attempt, creates=call.creates)
+                if delay is None:
+                    return interpret(call, response)
+                reason = f"HTTP {response.status_code}"
+            attempt += 1
+            log.warning(
+                "%s: %s, retry %d of %d in %.1fs",
+                call.label,
+                reason,
+                attempt,
+                self.retry_policy.max_retries,
+                delay,
+            )
+            await asyncio.sleep(delay)
+
+    async def _run(self, operation: Operation[T]) -> T:
+        result: Any = None
+        try:
+            while True:
+                step = operation.send(result)
+                if isinstance(step, Call):
+                    result = await self._send(step)
+                elif isinstance(step, Sleep):
+                    await asyncio.sleep(step.seconds)
+                    result = None
+                elif isinstance(step, ReadFile):
+                    result = await asyncio.to_thread(read_local_file, step.path)
+                elif isinstance(step, Clock):
+                    result = time.monotonic()
+                else:  # pragma: no cover - a new step type without a driver branch is a bug
+                    raise TypeError(f"unknown step {step!r}")
+        except StopIteration as done:
+            return done.value
+
+    # --- API ---------------------------------------------------------------------------------
+
+    async def health(self) -> bool:
+        return await self._run(_ops.health())
+
+    async def get_prediction(self, prediction_id: str) -> Prediction:
+        return await self._run(_ops.get_prediction(prediction_id))
+
+    async def list_predictions(self, skip: int = 0, limit: int = 10) -> list[Prediction]:
+        return await self._run(_ops.list_predictions(skip, limit))
+
+    async def iter_predictions(self, page_size: int = 100) -> AsyncIterator[Prediction]:
+        skip = 0
+        while True:
+            page = await self.list_predictions(skip=skip, limit=page_size)
+            for prediction in page:
+                yield prediction
+            if len(page) < page_size:
+                return
+            skip += page_size
+
+    async def wait(
+        self,
+        prediction_id: str,
+        timeout: float = 60.0,
+        sleep: float = 1.0,
+        *,
+        backoff: float = 1.0,
+        max_sleep: float = 30.0,
+        raise_on_failure: bool = True,
+    ) -> Prediction:
+        return await self._run(
+            _ops.wait(
+                prediction_id,
+                timeout,
+                sleep,
+                backoff=backoff,
+                max_sleep=max_sleep,
+                raise_on_failure=raise_on_failure,
+            )
+        )
+
+    async def generate(
+        self,
+        media: str,
+        *,
+        domain: str,
+        file: _ops.FileInput | None = None,
+        file_id: str | None = None,
+        url: str | None = None,
+        images: Sequence[_ops.ImageInput] | None = None,
+        model: str = "vlm-1",
+        batch: bool = True,
+        config: GenerationConfig | Mapping[str, Any] | None = None,
+        metadata: RequestMetadata | Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Prediction:
+        return await self._run(
+            _ops.generate(
+                media,
+                domain=domain,
+                file=file,
+                file_id=file_id,
+                url=url,
+                images=images,
+                model=model,
+                batch=batch,
+                config=config,
+                metadata=metadata,
+                callback_url=callback_url,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    async def upload_file(
+        self, file: _ops.FileInput, *, filename: str | None = None, purpose: str = "assistants"
+    ) -> FileInfo:
+        return await self._run(_ops.upload_file(file, filename=filename, purpose=purpose))
+
+    async def get_file(self, file_id: str) -> FileInfo:
+        return await self._run(_ops.get_file(file_id))
+
+    async def get_schema(
+        self, domain: str, config: GenerationConfig | Mapping[str, Any] | None = None
+    ) -> SchemaInfo:
+        return await self._run(_ops.get_schema(domain, config))
+
+    async def list_domains(self) -> list[DomainInfo]:
+        return await self._run(_ops.list_domains())

@@ -1,0 +1,143 @@
+"""Typed errors.
+
+Every error carries what a user needs to act (HTTP status, the server's message, the call that
+failed) and never the API key: messages are built from the method, the path and the reply body,
+never from request headers.
+
+Code written against the public SDK keeps working: invalid arguments raise a ``ValueError``
+subclass and a wait that runs out raises a ``TimeoutError`` subclass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VlmError(Exception):
+    """Base class of every error raised by this package's client."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, request: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.request = request
+
+    def __str__(self) -> str:
+        where = f" [{self.request}]" if self.request else ""
+        code = f" (HTTP {self.status_code})" if self.status_code is not None else ""
+        return f"{self.message}{code}{where}"
+
+
+class VlmInputError(VlmError, ValueError):
+    """An argument is wrong before anything is sent (missing file, bad URL, unknown media...)."""
+
+
+class ConfigurationError(VlmInputError):
+    """The connection or client settings cannot work (no key, base URL not http(s)...)."""
+
+
+class APIError(VlmError):
+    """The server answered with an error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request: str | None = None,
+        error_type: str | None = None,
+        error_id: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, request=request)
+        self.error_type = error_type
+        self.error_id = error_id
+        self.body = body
+
+
+class AuthenticationError(APIError):
+    """401/403: the key is missing, wrong or revoked. Retrying will not help."""
+
+
+class InvalidRequestError(APIError, ValueError):
+    """400/422: the server refused the request's content."""
+
+
+class NotFoundError(APIError):
+    """404: no such prediction, file or route."""
+
+
+class ConflictError(APIError):
+    """409: e.g. an ``Idempotency-Key`` reused with a different request body."""
+
+
+class RateLimitError(APIError):
+    """429 (or 503 with ``Retry-After``) after the client's own retries ran out."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx after the client's own retries ran out."""
+
+
+class ResponseFormatError(APIError):
+    """The reply is not what the wire contract promises (HTML page, truncated JSON, unknown status)."""
+
+
+class TransportError(VlmError):
+    """No usable reply: connection refused, timeout, dropped connection."""
+
+
+class OutcomeUnknownError(VlmError):
+    """A call that creates a billed prediction failed after it may have reached the server.
+
+    Whether a prediction was created is unknown. Retrying blindly could bill twice; the
+    operators settle it from their durable record and the ``Idempotency-Key``.
+    """
+
+    def __init__(self, message: str, *, cause: VlmError, request: str | None = None) -> None:
+        super().__init__(message, status_code=cause.status_code, request=request)
+        self.cause = cause
+
+
+class PredictionFailedError(VlmError):
+    """The prediction ended in ``failed``; the message is the server's."""
+
+    def __init__(self, prediction_id: str, reason: str, prediction: Any = None) -> None:
+        super().__init__(f"prediction {prediction_id} failed: {reason}")
+        self.prediction_id = prediction_id
+        self.reason = reason
+        self.prediction = prediction
+
+
+class PredictionTimeoutError(VlmError, TimeoutError):
+    """A wait ran out before the prediction finished. The prediction may still complete."""
+
+    def __init__(self, prediction_id: str, timeout: float, last_status: str | None) -> None:
+        super().__init__(
+            f"prediction {prediction_id} did not finish within {timeout:g}s (last status: {last_status})"
+        )
+        self.prediction_id = prediction_id
+        self.timeout = timeout
+        self.last_status = last_status
+
+
+class ResponseValidationError(VlmError, ValueError):
+    """A response does not match the schema it was validated against (autocast)."""
+
+    def __init__(self, message: str, *, path: str, prediction_id: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.prediction_id = prediction_id
+
+
+#: Errors worth retrying at the task level; authentication, input and 4xx errors are not.
+TRANSIENT_ERRORS: tuple[type[VlmError], ...] = (
+    RateLimitError,
+    ServerError,
+    TransportError,
+    OutcomeUnknownError,
+)
