@@ -1,0 +1,45 @@
+"""The one event shape ``PredictionTrigger`` sends and operators and sensors read back."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class WaitStatus(str, enum.Enum):
+    SUCCESS = "success"  # every prediction completed
+    FAILED = "failed"  # every prediction is terminal, at least one failed
+    TIMEOUT = "timeout"  # the absolute deadline passed first
+    ERROR = "error"  # the wait itself could not go on (bad key, unknown id, server gone)
+
+
+@dataclass(frozen=True)
+class PredictionEvent:
+    """Small by design: ids, a message and counts; results are read on the worker, not carried here."""
+
+    status: WaitStatus
+    prediction_ids: Sequence[str]
+    message: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "prediction_ids": list(self.prediction_ids),
+            "message": self.message,
+            "counts": dict(self.counts),
+        }
+
+    @classmethod
+    def from_dict(cls, event: Mapping[str, Any]) -> PredictionEvent:
+        try:
+            return cls(
+                status=WaitStatus(event["status"]),
+                prediction_ids=list(event["prediction_ids"]),
+                message=str(event.get("message", "")),
+                counts=dict(event.get("counts") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a prediction event: {event!r} ({exc})") from None
