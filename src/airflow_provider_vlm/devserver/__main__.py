@@ -1,0 +1,191 @@
+"""``python -m airflow_provider_vlm.devserver`` / ``vlm-devserver``: serve the API on 127.0.0.1.
+
+Prints exactly one line, ``VLM dev server ready: http://HOST:PORT/v1``, once it accepts
+connections (with the real port when ``--port 0``), and exits 0 on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from .app import create_app
+from .config import DEFAULT_API_KEY, DEFAULT_MAX_UPLOAD_BYTES, ServerConfig
+from .faults import FaultUpdate
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="vlm-devserver", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help=f"accepted API key, repeatable (default: {DEFAULT_API_KEY})",
+    )
+    p.add_argument(
+        "--processing-time",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="time a prediction takes from enqueued to completed (default 2)",
+    )
+    p.add_argument("--state", type=Path, metavar="FILE", help="SQLite file that keeps files and predictions")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random faults (default 0)")
+    p.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=DEFAULT_MAX_UPLOAD_BYTES,
+        help="uploads above this get 413 (default 100 MiB)",
+    )
+    faults = p.add_argument_group("faults (also settable at run time with POST /v1/_dev/faults)")
+    faults.add_argument(
+        "--latency", type=float, default=0.0, metavar="SECONDS", help="delay before each API request"
+    )
+    faults.add_argument(
+        "--error-rate",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of API requests answered with --error-status",
+    )
+    faults.add_argument(
+        "--error-status", type=int, default=500, help="status of injected errors (default 500)"
+    )
+    faults.add_argument(
+        "--rate-limit-rate",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of API requests answered 429 with Retry-After",
+    )
+    faults.add_argument(
+        "--retry-after",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="Retry-After of injected 429s (default 1)",
+    )
+    faults.add_argument(
+        "--drop-rate",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of API requests whose connection is closed without an answer",
+    )
+    faults.add_argument(
+        "--fault-method",
+        action="append",
+        dest="fault_methods",
+        metavar="METHOD",
+        help="limit the random faults to this HTTP method, repeatable (default: all)",
+    )
+    faults.add_argument(
+        "--drop-after-create",
+        type=int,
+        default=0,
+        metavar="N",
+        help="lose the answer of the next N generate calls after creating their prediction",
+    )
+    logs = p.add_argument_group("logging")
+    logs.add_argument("--access-log", action="store_true", help="log every request (slower)")
+    logs.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    logs.add_argument(
+        "--http",
+        choices=("auto", "httptools", "h11"),
+        default="auto",
+        help="uvicorn HTTP parser (default auto: httptools when installed)",
+    )
+    return p.parse_args(argv)
+
+
+def config_from(args: argparse.Namespace) -> ServerConfig:
+    faults = FaultUpdate(
+        latency=args.latency,
+        error_rate=args.error_rate,
+        error_status=args.error_status,
+        rate_limit_rate=args.rate_limit_rate,
+        retry_after=args.retry_after,
+        drop_rate=args.drop_rate,
+        methods=args.fault_methods,
+        drop_after_create=args.drop_after_create,
+    )
+    return ServerConfig(
+        api_keys=args.api_keys or [DEFAULT_API_KEY],
+        processing_time=args.processing_time,
+        state=args.state,
+        seed=args.seed,
+        max_upload_bytes=args.max_upload_bytes,
+        faults=faults,
+    )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    app = create_app(config_from(args))
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        http=args.http,
+        lifespan="off",
+        timeout_graceful_shutdown=3,
+    )
+    server = uvicorn.Server(config)
+    app.dropper.attach(server)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                await task
+                raise SystemExit("the dev server did not start")
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"VLM dev server ready: http://{host}:{port}/v1", flush=True)
+        await task
+    finally:
+        app.server.store.close()
+
+
+def _note_signal(signum: int, frame: FrameType | None) -> None:
+    """Uvicorn re-raises the signal that stopped it; handled here, the process then exits 0."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _note_signal)
+    loop = _new_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(serve(args))
+    finally:
+        loop.close()
+    return 0
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (it comes with uvicorn[standard]): about a third more requests/s."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+if __name__ == "__main__":
+    sys.exit(main())

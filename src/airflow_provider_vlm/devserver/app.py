@@ -1,0 +1,327 @@
+"""The routes of the wire contract (under ``/v1``) and the ``/v1/_dev`` admin routes.
+
+Replies are serialised with ``json.dumps`` into a plain ``Response``: no response-model
+validation on the hot path (``GET /predictions/{id}``), the records already have the wire shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, File, Query, Request, UploadFile
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
+
+from . import domains, engines
+from .bodies import (
+    DomainSchemaBody,
+    FileGenerateBody,
+    FileSchemaBody,
+    ImageGenerateBody,
+    ImageSchemaBody,
+    ResetBody,
+)
+from .clock import now
+from .config import ServerConfig
+from .connections import ConnectionDropper
+from .engines.infer import domain_for
+from .errors import ApiError, error_body
+from .faults import Faults, FaultUpdate
+from .gateway import PREFIX, Gateway, RouteTemplate
+from .inputs import check_domain, file_input, image_input
+from .records import FileRecord, PredictionRecord
+from .stats import Stats
+from .store import Store, open_store
+
+MEDIA = ("image", "document", "audio", "video")
+FILE_MEDIA = ("document", "audio", "video")
+PURPOSES = ("fine-tune", "assistants", "assistants_output", "batch", "batch_output", "vision", "datasets")
+MAX_PAGE = 1000
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(payload).encode(), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+class DevServer:
+    """State shared by the routes: store, faults, stats and settings."""
+
+    def __init__(self, config: ServerConfig, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store if store is not None else open_store(config.state)
+        self.faults = Faults(config.faults, config.seed, config.processing_time)
+        self.stats = Stats()
+
+    # --- predictions ---------------------------------------------------------------------
+
+    async def generate(
+        self, media: str, body: FileGenerateBody | ImageGenerateBody, request: Request
+    ) -> Response:
+        """Create a prediction, or hand back the one already made for this Idempotency-Key."""
+        key = request.headers.get("idempotency-key")
+        fingerprint = _fingerprint(media, body.model_dump(mode="json"))
+        if key and (existing := self.store.prediction_by_key(key)) is not None:
+            return await self._replay(existing, key, fingerprint)
+        domain = check_domain(body.domain)
+        if isinstance(body, ImageGenerateBody):
+            inp = image_input(domain, body.images, body.config)
+        else:
+            inp = file_input(self.store, media, domain, body.file_id, body.url, body.config)
+        created = now()
+        result = await run_in_threadpool(engines.run, inp)
+        # A request with the same key may have created the prediction while the engine ran.
+        if key and (existing := self.store.prediction_by_key(key)) is not None:
+            return await self._replay(existing, key, fingerprint)
+        record = PredictionRecord(
+            id=str(uuid.uuid4()),
+            media=media,
+            domain=domain,
+            created_at=created,
+            ready_at=max(created + self.faults.processing_time, now()),
+            batch=body.batch,
+            response=result.response,
+            message=result.message,
+            usage=result.usage,
+            idempotency_key=key or "",
+            fingerprint=fingerprint,
+        )
+        self.store.add_prediction(record)
+        self.stats.prediction_created(key or "")
+        return await self._answer(record)
+
+    async def _replay(self, existing: PredictionRecord, key: str, fingerprint: str) -> Response:
+        if existing.fingerprint != fingerprint:
+            raise ApiError(
+                409,
+                f"Idempotency-Key {key!r} was already used for prediction {existing.id} with a different "
+                "request; use a new key for a different request",
+            )
+        return await self._answer(existing, replayed=True)
+
+    async def _answer(self, record: PredictionRecord, replayed: bool = False) -> Response:
+        """batch=true answers now; batch=false waits (without blocking the loop) until it is done."""
+        at = now()
+        if not record.batch:
+            if record.ready_at > at:
+                await asyncio.sleep(record.ready_at - at)
+            # Loop timers may fire a millisecond early: the answer is the finished state anyway.
+            at = max(now(), record.ready_at)
+        headers = {"Idempotent-Replayed": "true"} if replayed else None
+        return json_response(record.to_wire(at), headers=headers)
+
+    def schema_prediction(self, media: str, domain: str) -> Response:
+        """A finished prediction whose response is the SchemaResponse of ``domain``."""
+        schema = domains.json_schema(domain) or {}
+        at = now()
+        record = PredictionRecord(
+            id=str(uuid.uuid4()),
+            media=media,
+            domain=domain,
+            created_at=at,
+            ready_at=at,
+            batch=False,
+            response=domains.schema_response(domain, schema),
+            usage={
+                "elements_processed": 1,
+                "element_type": "image" if media == "image" else "page",
+                "credits_used": 1,
+            },
+        )
+        self.store.add_prediction(record)
+        self.stats.prediction_created(None)
+        return json_response(record.to_wire(at))
+
+
+def _fingerprint(media: str, body: dict[str, Any]) -> str:
+    canonical = json.dumps([media, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _api_router(server: DevServer) -> APIRouter:
+    router = APIRouter(prefix=PREFIX)
+    store = server.store
+
+    @router.get("/health")
+    async def health() -> Response:
+        return json_response({"status": "ok", "server": "vlm-devserver"})
+
+    @router.post("/files")
+    async def upload(file: UploadFile = File(...), purpose: str = Query("assistants")) -> Response:  # noqa: B008
+        if purpose not in PURPOSES:
+            raise ApiError(400, f"unknown purpose {purpose!r}: expected one of {', '.join(PURPOSES)}")
+        limit = server.config.max_upload_bytes
+        if file.size is not None and file.size > limit:
+            raise ApiError(413, f"file is {file.size} bytes; this server accepts at most {limit}")
+        content = await file.read()
+        if len(content) > limit:
+            raise ApiError(413, f"file is {len(content)} bytes; this server accepts at most {limit}")
+        record = FileRecord(
+            id=str(uuid.uuid4()),
+            filename=file.filename or "upload",
+            bytes=len(content),
+            purpose=purpose,
+            created_at=now(),
+            md5=hashlib.md5(content).hexdigest(),
+        )
+        store.add_file(record, content)
+        return json_response(record.to_wire(), status=201)
+
+    @router.get("/files/hash/{md5}")
+    async def file_by_hash(md5: str) -> Response:
+        record = store.file_by_md5(md5.lower())
+        if record is None:
+            raise ApiError(404, f"no file with md5 {md5!r}")
+        return json_response(record.to_wire())
+
+    @router.get("/files/{id}")
+    async def get_file(id: str) -> Response:
+        record = store.get_file(id)
+        if record is None:
+            raise ApiError(404, f"file {id!r} not found")
+        return json_response(record.to_wire())
+
+    @router.get("/files")
+    async def list_files(skip: int = Query(0, ge=0), limit: int = Query(10, ge=1, le=MAX_PAGE)) -> Response:
+        return json_response([r.to_wire() for r in store.list_files(skip, limit)])
+
+    for media in FILE_MEDIA:
+        router.add_api_route(f"/{media}/generate", _file_generate(server, media), methods=["POST"])
+
+    @router.post("/image/generate")
+    async def image_generate(body: ImageGenerateBody, request: Request) -> Response:
+        return await server.generate("image", body, request)
+
+    @router.post("/{media}/generate")
+    async def unknown_media(media: str) -> Response:
+        raise ApiError(404, f"unknown media {media!r}: expected one of {', '.join(MEDIA)}")
+
+    @router.post("/document/schema")
+    async def document_schema(body: FileSchemaBody) -> Response:
+        inp = file_input(store, "document", "document.schema", body.file_id, body.url, None)
+        domain = await run_in_threadpool(domain_for, inp)
+        return server.schema_prediction("document", domain)
+
+    @router.post("/image/schema")
+    async def image_schema(body: ImageSchemaBody) -> Response:
+        inp = image_input("image.schema", body.images, None)
+        return server.schema_prediction("image", domain_for(inp))
+
+    @router.post("/schema")
+    async def domain_schema(body: DomainSchemaBody) -> Response:
+        custom = (body.config or {}).get("json_schema")
+        schema = custom if isinstance(custom, dict) else domains.json_schema(body.domain)
+        if schema is None:
+            raise ApiError(404, f"unknown domain {body.domain!r}; GET /domains lists the known ones")
+        return json_response(domains.schema_response(body.domain, schema))
+
+    @router.get("/predictions/{id}")
+    async def get_prediction(id: str) -> Response:
+        record = store.get_prediction(id)
+        if record is None:
+            raise ApiError(404, f"prediction {id!r} not found")
+        return json_response(record.to_wire(now()))
+
+    @router.get("/predictions")
+    async def list_predictions(
+        skip: int = Query(0, ge=0), limit: int = Query(10, ge=1, le=MAX_PAGE)
+    ) -> Response:
+        at = now()
+        return json_response([r.to_wire(at) for r in store.list_predictions(skip, limit)])
+
+    @router.get("/domains")
+    async def list_domains() -> Response:
+        return json_response([{"domain": d} for d in domains.known_domains()])
+
+    return router
+
+
+def _file_generate(
+    server: DevServer, media: str
+) -> Callable[[FileGenerateBody, Request], Awaitable[Response]]:
+    async def generate(body: FileGenerateBody, request: Request) -> Response:
+        return await server.generate(media, body, request)
+
+    generate.__name__ = f"{media}_generate"
+    return generate
+
+
+def _admin_router(server: DevServer) -> APIRouter:
+    router = APIRouter(prefix=PREFIX + "/_dev")
+
+    @router.post("/faults")
+    async def set_faults(body: FaultUpdate) -> Response:
+        server.faults.update(body)
+        return json_response(server.faults.to_wire())
+
+    @router.get("/faults")
+    async def get_faults() -> Response:
+        return json_response(server.faults.to_wire())
+
+    @router.post("/reset")
+    async def reset(body: ResetBody | None = None) -> Response:
+        state = bool(body and body.state)
+        server.faults.reset()
+        server.stats.reset()
+        if state:
+            server.store.clear()
+        return json_response({"reset": True, "state": state, "faults": server.faults.to_wire()})
+
+    @router.get("/stats")
+    async def stats() -> Response:
+        return json_response(server.stats.to_wire())
+
+    return router
+
+
+def build_app(server: DevServer) -> FastAPI:
+    """The FastAPI app alone (no auth, no faults): the gateway wraps it."""
+    app = FastAPI(
+        title="VLM dev server", docs_url=PREFIX + "/_dev/docs", openapi_url=PREFIX + "/_dev/openapi.json"
+    )
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> Response:
+        return Response(error_body(exc.status, exc.message), exc.status, exc.headers, "application/json")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        path = request.url.path
+        message = f"no route {request.method} {path}" if exc.status_code in (404, 405) else str(exc.detail)
+        return Response(error_body(exc.status_code, message), exc.status_code, None, "application/json")
+
+    app.include_router(_api_router(server))
+    app.include_router(_admin_router(server))
+    return app
+
+
+def route_templates(app: FastAPI) -> list[RouteTemplate]:
+    """Stats keys for the API routes: the path template relative to /v1."""
+    out = []
+    for route in app.routes:
+        if isinstance(route, Route) and route.path.startswith(PREFIX + "/") and "/_dev/" not in route.path:
+            out.append(
+                RouteTemplate(route.path_regex, frozenset(route.methods or ()), route.path[len(PREFIX) :])
+            )
+    # The hot route first: it is matched on every poll.
+    out.sort(key=lambda r: (not r.template.startswith("/predictions/"), r.template.startswith("/{")))
+    return out
+
+
+def create_app(config: ServerConfig, store: Store | None = None) -> Gateway:
+    """The whole server as one ASGI app; the CLI attaches its uvicorn server to ``.dropper``."""
+    server = DevServer(config, store)
+    app = build_app(server)
+    gateway = Gateway(
+        app, route_templates(app), server.faults, server.stats, config.api_keys, ConnectionDropper()
+    )
+    gateway.server = server
+    return gateway

@@ -1,0 +1,58 @@
+"""``document.invoice``: the embedded e-invoice XML when there is one, else the PDF's text layer.
+
+A plain CII or UBL XML upload (XRechnung is often sent bare) is read the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import domains
+from . import einvoice, invoice_text
+from .base import EngineError, EngineInput, EngineResult, marker, usage
+from .pdf import embedded_files, is_pdf, open_pdf, page_texts
+
+DOMAIN = "document.invoice"
+
+
+def run(inp: EngineInput) -> EngineResult:
+    if inp.content is None:
+        raise ValueError("the invoice engine needs file content")
+    if not is_pdf(inp.content) and inp.content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        fields = einvoice.map_invoice(einvoice.parse(inp.content))
+        return EngineResult(_complete(fields, marker("invoice-xml", source=inp.filename)), usage(1, "page"))
+    reader = open_pdf(inp.content)
+    pages = usage(len(reader.pages), "page")
+    attachments = embedded_files(reader)
+    name = _invoice_attachment(attachments)
+    if name is not None:
+        fields = einvoice.map_invoice(einvoice.parse(attachments[name]))
+        return EngineResult(_complete(fields, marker("invoice-xml", source=name)), pages)
+    text = "\n".join(page_texts(reader))
+    if not text.strip():
+        raise EngineError("the PDF has no text layer and no embedded invoice XML (scanned image?)")
+    fields = invoice_text.parse(text)
+    return EngineResult(_complete(fields, marker("invoice-text", found=sorted(fields))), pages)
+
+
+def _invoice_attachment(attachments: dict[str, bytes]) -> str | None:
+    """The embedded e-invoice's name: a well-known name first, else any XML with an invoice root."""
+    for name in einvoice.ATTACHMENT_NAMES:
+        if name in attachments:
+            return name
+    for name, data in attachments.items():
+        if name.lower().endswith(".xml"):
+            try:
+                root = einvoice.parse(data)
+            except EngineError:
+                return name  # broken XML is still the invoice: parsing it again reports why
+            if einvoice.syntax(root):
+                return name
+    return None
+
+
+def _complete(fields: dict[str, Any], mark: dict[str, Any]) -> dict[str, Any]:
+    """Every schema field present (null when unknown), then the dev server's mark."""
+    schema = domains.json_schema(DOMAIN) or {}
+    base = domains.empty_instance(schema)
+    return {**base, **fields, **mark}

@@ -1,0 +1,146 @@
+"""Drive the dev server with the official ``vlmrun`` SDK, unmodified, and assert what it sees.
+
+Run by the SDK's own interpreter (its pins clash with Airflow's), not collected by pytest:
+``python sdk_conformance.py BASE_URL API_KEY INVOICE_PDF EXPECTED_INVOICE_ID``.
+It imports nothing from this project. Exit code 0 and a last line ending "failing: 0" mean
+every check passed.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+from vlmrun.client import VLMRun
+from vlmrun.client.exceptions import AuthenticationError, ResourceNotFoundError
+from vlmrun.client.types import GenerationConfig, MarkdownDocument, SchemaResponse
+
+CHECKS: list[tuple[str, Callable[[], None]]] = []
+
+
+def check(func: Callable[[], None]) -> Callable[[], None]:
+    CHECKS.append((func.__name__, func))
+    return func
+
+
+def main() -> int:
+    base_url, api_key, pdf, expected_id = sys.argv[1:5]
+    invoice = Path(pdf)
+    client = VLMRun(api_key=api_key, base_url=base_url, max_retries=2)  # checks GET /health == 200
+    work = Path(tempfile.mkdtemp())
+    state: dict[str, str] = {}
+
+    @check
+    def healthcheck() -> None:
+        assert client.healthcheck() is True
+
+    @check
+    def wrong_key_is_refused() -> None:
+        try:
+            VLMRun(api_key="not-the-key", base_url=base_url, max_retries=1)
+        except AuthenticationError:
+            return
+        raise AssertionError("a wrong key was accepted")
+
+    @check
+    def upload_then_dedupe_by_md5() -> None:
+        first = client.files.upload(invoice)
+        assert first.id and first.bytes == invoice.stat().st_size and first.filename == invoice.name
+        again = client.files.upload(invoice)  # GET /files/hash/{md5} finds it: no second upload
+        assert again.id == first.id
+        assert client.files.get(first.id).id == first.id
+        assert first.id in [f.id for f in client.files.list(skip=0, limit=10)]
+        state["file_id"] = first.id
+
+    @check
+    def document_generate_batch_then_wait() -> None:
+        prediction = client.document.generate(file=invoice, domain="document.invoice", batch=True)
+        assert prediction.status in ("enqueued", "pending", "running"), prediction.status
+        assert client.predictions.get(prediction.id).id == prediction.id
+        done = client.predictions.wait(prediction.id, timeout=60, sleep=1)
+        assert done.status == "completed"
+        assert done.response["invoice_id"] == expected_id, done.response
+        assert done.usage.element_type == "page" and done.usage.elements_processed >= 1
+        assert done.domain == "document.invoice"
+        state["prediction_id"] = prediction.id
+
+    @check
+    def document_generate_by_file_id_with_autocast() -> None:
+        prediction = client.document.generate(file=state["file_id"], domain="document.invoice", autocast=True)
+        assert prediction.status == "completed"
+        # The response was cast into the pydantic model built from POST /schema's JSON schema.
+        assert not isinstance(prediction.response, dict), type(prediction.response)
+        assert prediction.response.invoice_id == expected_id
+
+    @check
+    def predictions_list_newest_first() -> None:
+        listed = client.predictions.list(skip=0, limit=2)
+        assert len(listed) == 2
+        assert listed[0].created_at >= listed[1].created_at
+        assert state["prediction_id"] in [p.id for p in client.predictions.list(skip=0, limit=10)]
+
+    @check
+    def unknown_prediction_is_not_found() -> None:
+        try:
+            client.predictions.get("no-such-prediction")
+        except ResourceNotFoundError:
+            return
+        raise AssertionError("unknown prediction did not raise ResourceNotFoundError")
+
+    @check
+    def markdown_is_cast_to_markdown_document() -> None:
+        prediction = client.document.generate(file=invoice, domain="document.markdown")
+        assert prediction.status == "completed"
+        assert isinstance(prediction.response, MarkdownDocument)
+        assert len(prediction.response.pages) >= 1
+        assert prediction.response.pages[0].content
+
+    @check
+    def image_generate_from_png_path() -> None:
+        png = work / "pixel.png"
+        Image.new("RGB", (8, 8), (200, 30, 30)).save(png)
+        prediction = client.image.generate(images=[png], domain="image.caption")  # sent as a JPEG data URL
+        assert prediction.status == "completed"
+        assert prediction.usage.element_type == "image" and prediction.usage.elements_processed == 1
+        batch = client.image.generate(images=[png], domain="image.caption", batch=True)
+        assert client.predictions.wait(batch.id, timeout=60, sleep=1).status == "completed"
+
+    @check
+    def get_schema_and_response_model() -> None:
+        schema = client.get_schema("document.invoice")
+        assert isinstance(schema, SchemaResponse)
+        assert "invoice_id" in schema.json_schema["properties"]
+        model = schema.response_model
+        assert "invoice_id" in model.model_fields
+        markdown = client.get_schema("document.markdown", config=GenerationConfig())
+        assert "pages" in markdown.json_schema["properties"]
+
+    @check
+    def document_schema_from_file() -> None:
+        prediction = client.document.schema(file=invoice)
+        assert isinstance(prediction.response, SchemaResponse)
+        assert prediction.response.domain == "document.invoice"
+
+    @check
+    def list_domains() -> None:
+        domains = {d.domain for d in client.list_domains()}
+        assert {"document.invoice", "document.markdown"} <= domains
+
+    failed = 0
+    for name, func in CHECKS:
+        try:
+            func()
+        except Exception as exc:  # report every failing check, not just the first
+            failed += 1
+            print(f"FAIL {name}: {type(exc).__name__}: {exc}")
+        else:
+            print(f"ok   {name}")
+    print(f"SDK conformance checks ok: {len(CHECKS) - failed}, failing: {failed}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
