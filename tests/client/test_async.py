@@ -46,7 +46,10 @@ async def test_wait_failed_and_timeout(dev) -> None:
 
 async def test_many_concurrent_gets_with_a_bounded_pool(dev) -> None:
     with VlmClient(dev.api_key, dev.base_url) as sync:
-        ids = [sync.generate("document", domain="document.markdown", url=f"https://x.test/{i}").id for i in range(20)]
+        ids = [
+            sync.generate("document", domain="document.markdown", url=f"https://x.test/{i}").id
+            for i in range(20)
+        ]
     async with AsyncVlmClient(dev.api_key, dev.base_url, max_connections=4) as client:
         results = await asyncio.gather(*(client.get_prediction(i) for i in ids * 5))
     assert [r.id for r in results] == ids * 5

@@ -57,16 +57,27 @@ def test_unknown_prediction_is_not_found(client) -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda c, p, t: c.generate("document", domain="document.invoice", file=t / "missing.pdf"), "file not found"),
+        (
+            lambda c, p, t: c.generate("document", domain="document.invoice", file=t / "missing.pdf"),
+            "file not found",
+        ),
         (lambda c, p, t: c.generate("document", domain="document.invoice", file=t), "directory"),
-        (lambda c, p, t: c.generate("document", domain="document.invoice", file=p, url="https://x.test/a.pdf"), "exactly one"),
+        (
+            lambda c, p, t: c.generate(
+                "document", domain="document.invoice", file=p, url="https://x.test/a.pdf"
+            ),
+            "exactly one",
+        ),
         (lambda c, p, t: c.generate("document", domain="document.invoice"), "exactly one"),
         (lambda c, p, t: c.generate("image", domain="image.caption", images=[]), "images is empty"),
         (lambda c, p, t: c.generate("document", domain="document.invoice", url="ftp://x.test/a.pdf"), "http"),
         (lambda c, p, t: c.generate("document", domain="document.invoice", url="not a url"), "http"),
         (lambda c, p, t: c.generate("hologram", domain="document.invoice", file=p), "unknown media"),
         (lambda c, p, t: c.generate("document", domain="Invoice", file=p), "malformed domain"),
-        (lambda c, p, t: c.generate("document", domain="document.invoice", images=[p]), "only for media='image'"),
+        (
+            lambda c, p, t: c.generate("document", domain="document.invoice", images=[p]),
+            "only for media='image'",
+        ),
         (lambda c, p, t: c.generate("document", domain="document.invoice", file=b""), "empty"),
         (lambda c, p, t: c.get_prediction(""), "prediction_id"),
         (lambda c, p, t: c.list_predictions(skip=-1), "skip"),
@@ -107,9 +118,10 @@ def test_html_instead_of_json_says_check_the_base_url() -> None:
 
 def test_truncated_json() -> None:
     body = b'{"id": "p1", "status": "compl'
-    with _mock_client(lambda r: httpx.Response(200, content=body, headers={"content-type": "application/json"})) as client:
-        with pytest.raises(ResponseFormatError, match="not valid JSON"):
-            client.get_prediction("p1")
+    with _mock_client(
+        lambda r: httpx.Response(200, content=body, headers={"content-type": "application/json"})
+    ) as client, pytest.raises(ResponseFormatError, match="not valid JSON"):
+        client.get_prediction("p1")
 
 
 def test_unknown_status_value() -> None:
@@ -135,12 +147,14 @@ def test_unknown_fields_are_kept_and_type_filled_from_the_route() -> None:
 
 
 def test_error_body_shapes() -> None:
-    with _mock_client(lambda r: httpx.Response(422, json={"detail": [{"loc": ["body", "domain"], "msg": "bad"}]})) as client:
-        with pytest.raises(InvalidRequestError, match="domain: bad"):
-            client.get_prediction("p1")
     with _mock_client(
-        lambda r: httpx.Response(404, json={"error": {"message": "no such thing", "type": "not_found", "id": "e1"}})
-    ) as client:
-        with pytest.raises(NotFoundError, match="no such thing") as info:
-            client.get_prediction("p1")
+        lambda r: httpx.Response(422, json={"detail": [{"loc": ["body", "domain"], "msg": "bad"}]})
+    ) as client, pytest.raises(InvalidRequestError, match="domain: bad"):
+        client.get_prediction("p1")
+    with _mock_client(
+        lambda r: httpx.Response(
+            404, json={"error": {"message": "no such thing", "type": "not_found", "id": "e1"}}
+        )
+    ) as client, pytest.raises(NotFoundError, match="no such thing") as info:
+        client.get_prediction("p1")
     assert info.value.error_type == "not_found" and info.value.error_id == "e1"

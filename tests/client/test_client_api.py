@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 
 import pytest
 
@@ -46,7 +47,16 @@ def test_document_generate_and_wait(client: VlmClient, invoice_pdf) -> None:
     assert done.usage.element_type == "page"
     assert done.usage.credits_used and done.usage.credits_used > 0
     record = done.record()
-    assert set(record) == {"id", "status", "type", "domain", "created_at", "completed_at", "response", "usage"}
+    assert set(record) == {
+        "id",
+        "status",
+        "type",
+        "domain",
+        "created_at",
+        "completed_at",
+        "response",
+        "usage",
+    }
     assert record["status"] == "completed" and record["domain"] == "document.invoice"
 
 
@@ -84,7 +94,10 @@ def test_image_generate_paths_bytes_and_pil(client: VlmClient, tmp_path) -> None
 
 def test_list_newest_first_and_iterate_all(client: VlmClient, dev) -> None:
     dev.reset(state=True)
-    ids = [client.generate("document", domain="document.markdown", url=f"https://example.com/{i}.pdf").id for i in range(7)]
+    ids = [
+        client.generate("document", domain="document.markdown", url=f"https://example.com/{i}.pdf").id
+        for i in range(7)
+    ]
     page = client.list_predictions(skip=0, limit=3)
     assert [p.id for p in page] == ids[::-1][:3]
     assert [p.id for p in client.list_predictions(skip=3, limit=3)] == ids[::-1][3:6]
@@ -126,8 +139,9 @@ def test_schema_domains_and_schema_from_input(client: VlmClient, invoice_pdf) ->
 
 
 def test_idempotency_key_returns_the_same_prediction(client: VlmClient, dev) -> None:
-    args = {"domain": "document.markdown", "url": "https://example.com/i.pdf", "idempotency_key": "k-1"}
+    key = f"client-api-{uuid.uuid4()}"
+    args = {"domain": "document.markdown", "url": "https://example.com/i.pdf", "idempotency_key": key}
     first = client.generate("document", **args)
     second = client.generate("document", **args)
     assert first.id == second.id
-    assert dev.stats()["submissions"]["k-1"] == 1
+    assert dev.stats()["submissions"][key] == 1

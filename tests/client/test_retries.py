@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
@@ -37,7 +39,11 @@ def _submit(client: VlmClient, key: str | None = None):
 def test_reads_retry_5xx_and_429(dev, status: int) -> None:
     with _fast(dev) as client:
         prediction = _submit(client)
-        dev.faults(rules=[{"method": "GET", "path": "/predictions/*", "status": status, "count": 2, "retry_after": 0}])
+        dev.faults(
+            rules=[
+                {"method": "GET", "path": "/predictions/*", "status": status, "count": 2, "retry_after": 0}
+            ]
+        )
         assert client.get_prediction(prediction.id).id == prediction.id
     assert route_count(dev.stats(), "GET /predictions/{id}") == 3
 
@@ -57,7 +63,9 @@ def test_retry_after_is_honoured(dev) -> None:
     policy = RetryPolicy(max_retries=3, backoff_base=0.01)
     with VlmClient(dev.api_key, dev.base_url, retry_policy=policy) as client:
         prediction = _submit(client)
-        dev.faults(rules=[{"method": "GET", "path": "/predictions/*", "status": 429, "count": 1, "retry_after": 1}])
+        dev.faults(
+            rules=[{"method": "GET", "path": "/predictions/*", "status": 429, "count": 1, "retry_after": 1}]
+        )
         original = policy.delay_after_response
 
         def spy(response, attempt, *, creates):
@@ -101,7 +109,7 @@ def test_4xx_is_never_retried(dev, status: int) -> None:
 def test_generate_is_not_retried_after_an_ambiguous_5xx(dev, status: int) -> None:
     dev.faults(rules=[{"method": "POST", "path": "/document/generate", "status": status, "count": 1}])
     with _fast(dev) as client, pytest.raises(OutcomeUnknownError) as info:
-        _submit(client, key="amb-1")
+        _submit(client, key=f"amb-{uuid.uuid4()}")
     assert isinstance(info.value.cause, ServerError)
     assert route_count(dev.stats(), "POST /document/generate") == 1
 
@@ -115,14 +123,18 @@ def test_generate_retries_when_refused(dev) -> None:
     with _fast(dev) as client:
         assert _submit(client).id
     dev.reset()
-    dev.faults(rules=[{"method": "POST", "path": "/document/generate", "status": 503, "count": 1, "retry_after": 0}])
+    dev.faults(
+        rules=[{"method": "POST", "path": "/document/generate", "status": 503, "count": 1, "retry_after": 0}]
+    )
     with _fast(dev) as client:
         assert _submit(client).id
     assert route_count(dev.stats(), "POST /document/generate") == 2
 
 
 def test_generate_rate_limit_exhausted_is_a_rate_limit_error(dev) -> None:
-    dev.faults(rules=[{"method": "POST", "path": "/document/generate", "status": 429, "count": 10, "retry_after": 0}])
+    dev.faults(
+        rules=[{"method": "POST", "path": "/document/generate", "status": 429, "count": 10, "retry_after": 0}]
+    )
     with _fast(dev, max_retries=1) as client, pytest.raises(RateLimitError) as info:
         _submit(client)
     assert info.value.retry_after == 0
@@ -130,14 +142,15 @@ def test_generate_rate_limit_exhausted_is_a_rate_limit_error(dev) -> None:
 
 def test_generate_answer_lost_is_outcome_unknown_and_the_key_recovers_it(dev) -> None:
     dev.faults(drop_after_create=1)
+    key = f"lost-{uuid.uuid4()}"
     with _fast(dev) as client:
         with pytest.raises(OutcomeUnknownError) as info:
-            _submit(client, key="lost-1")
+            _submit(client, key=key)
         assert isinstance(info.value.cause, TransportError)
         assert route_count(dev.stats(), "POST /document/generate") == 1
-        recovered = _submit(client, key="lost-1")
+        recovered = _submit(client, key=key)
     stats = dev.stats()
-    assert stats["submissions"]["lost-1"] == 1
+    assert stats["submissions"][key] == 1
     assert recovered.status in set(PredictionStatus)
 
 
@@ -169,7 +182,9 @@ def test_connect_errors_are_retried_even_for_generate() -> None:
         raise httpx.ConnectError("connection refused", request=request)
 
     policy = RetryPolicy(max_retries=2, backoff_base=0.001)
-    client = VlmClient("k", "http://127.0.0.1:9/v1", transport=httpx.MockTransport(refuse), retry_policy=policy)
+    client = VlmClient(
+        "k", "http://127.0.0.1:9/v1", transport=httpx.MockTransport(refuse), retry_policy=policy
+    )
     with client, pytest.raises(TransportError) as info:
         client.generate("document", domain="document.markdown", url=URL)
     assert not isinstance(info.value, OutcomeUnknownError)

@@ -24,7 +24,13 @@ def _set_conn(monkeypatch, conn_id: str, **fields) -> None:
 
 @pytest.fixture
 def vlm_conn(dev, monkeypatch) -> str:
-    _set_conn(monkeypatch, "vlm_test", host=dev.base_url, password=dev.api_key, extra={"timeout": 7, "max_retries": 2})
+    _set_conn(
+        monkeypatch,
+        "vlm_test",
+        host=dev.base_url,
+        password=dev.api_key,
+        extra={"timeout": 7, "max_retries": 2},
+    )
     return "vlm_test"
 
 
@@ -34,7 +40,9 @@ def test_client_from_connection(vlm_conn, dev) -> None:
     assert isinstance(client, VlmClient)
     assert client is hook.get_client()
     assert client.settings.timeout == 7 and client.settings.max_retries == 2
-    prediction = client.generate("document", domain="document.markdown", url="https://x.test/a.pdf", batch=False)
+    prediction = client.generate(
+        "document", domain="document.markdown", url="https://x.test/a.pdf", batch=False
+    )
     assert prediction.status is PredictionStatus.COMPLETED
     hook.close()
 
@@ -130,10 +138,18 @@ def test_provider_info_is_complete() -> None:
 def test_airflow_lists_the_provider_and_hook(tmp_path) -> None:
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
     providers = subprocess.run(
-        [sys.executable, "-m", "airflow", "providers", "list"], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "airflow", "providers", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "airflow-provider-vlm" in providers.stdout
     hooks = subprocess.run(
-        [sys.executable, "-m", "airflow", "providers", "hooks"], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "airflow", "providers", "hooks"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "airflow_provider_vlm.hooks.vlm.VlmHook" in hooks.stdout
