@@ -1,0 +1,42 @@
+"""The "VLM prediction" extra link on GenerateOperator and PredictionSensor tasks.
+
+In Airflow 3 ``get_link`` runs on the worker when the task finishes and the result is stored as
+XCom, so it reads the ``prediction_id`` XCom and the connection's ``dashboard_url`` there; the
+API server never opens the connection.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from airflow.sdk import BaseOperatorLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator
+    from airflow.sdk.types import TaskInstanceKey
+
+#: XCom key every operator here pushes right after submitting (and again on a re-attach).
+PREDICTION_ID_KEY = "prediction_id"
+
+
+def prediction_url(dashboard_url: str | None, prediction_id: Any) -> str:
+    """Empty when unknown: the UI hides empty links."""
+    if not dashboard_url or not prediction_id or not isinstance(prediction_id, str):
+        return ""
+    return f"{dashboard_url.rstrip('/')}/predictions/{quote(prediction_id, safe='')}"
+
+
+class VlmPredictionLink(BaseOperatorLink):
+    name = "VLM prediction"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        from airflow_provider_vlm.hooks.vlm import VlmHook
+
+        prediction_id = XCom.get_value(ti_key=ti_key, key=PREDICTION_ID_KEY)
+        if not prediction_id:
+            return ""
+        conn_id = getattr(operator, "vlm_conn_id", VlmHook.default_conn_name)
+        return prediction_url(VlmHook(conn_id).dashboard_url(), prediction_id)

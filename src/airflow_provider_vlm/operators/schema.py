@@ -1,0 +1,126 @@
+"""``GenerateSchemaOperator``: propose a JSON schema from a sample image or document.
+
+The SDK's ``image.schema`` / ``document.schema`` as a task. It returns the SchemaResponse
+(``{domain, description, schema_version, schema_hash, gql_stmt, json_schema}``) so a downstream
+task can pass ``json_schema`` to ``GenerateOperator(config={"json_schema": ...})``. Schema
+generation is short, so it waits in the worker; retries follow the same durable record as
+``GenerateOperator`` (under its own key) and never submit twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_vlm.client import GenerationConfig, VlmInputError
+from airflow_provider_vlm.hooks.vlm import VlmHook
+from airflow_provider_vlm.identity import fingerprint
+from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
+from airflow_provider_vlm.operators._inputs import check_arguments, load_input
+from airflow_provider_vlm.operators._submission import build_config
+from airflow_provider_vlm.operators.generate import seconds, submit_once
+from airflow_provider_vlm.retry_policy import default_retry_policy
+from airflow_provider_vlm.sensors._completion import ResponseCheck, outcome, wait_blocking
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+SCHEMA_RECORD_KEY = "vlm_schema_submission"
+
+
+class GenerateSchemaOperator(BaseOperator):
+    """Return the schema the server proposes for a sample ``file``/``url``/``images``.
+
+    :param media: ``image`` or ``document``.
+    :param file: a local path, ``ObjectStoragePath``/URI or stored file id (exactly one of
+        ``file``, ``url``, ``images``).
+    :param timeout: how long to wait for the schema (seconds or timedelta).
+    """
+
+    template_fields: Sequence[str] = ("file", "url", "images", "model", "config")
+    operator_extra_links = (VlmPredictionLink(),)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        media: str = "document",
+        file: Any = None,
+        url: str | None = None,
+        images: Sequence[Any] | None = None,
+        model: str = "vlm-1",
+        config: GenerationConfig | Mapping[str, Any] | None = None,
+        poll_interval: float | timedelta = 2.0,
+        timeout: float | timedelta = 600.0,
+        vlm_conn_id: str = VlmHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("retry_policy", default_retry_policy())
+        super().__init__(**kwargs)
+        if media not in ("image", "document"):
+            raise VlmInputError(
+                f"{self.task_id}: schema generation takes media 'image' or 'document', not {media!r}"
+            )
+        check_arguments(media=media, domain=None, file=file, url=url, images=images, owner=self.task_id)
+        self.media = media
+        self.file = file
+        self.url = url
+        self.images = images
+        self.model = model
+        self.config = config
+        self.poll_interval = seconds(poll_interval, name="poll_interval") or 2.0
+        self.timeout = seconds(timeout, name="timeout") or 600.0
+        self.vlm_conn_id = vlm_conn_id
+
+    @cached_property
+    def hook(self) -> VlmHook:
+        return VlmHook(self.vlm_conn_id)
+
+    def execute(self, context: Context) -> Any:
+        import time
+
+        loaded = load_input(file=self.file, url=self.url, images=self.images)
+        config = build_config(self.config, None)
+        client = self.hook.get_client()
+        source: dict[str, Any]
+        if loaded.url is not None:
+            source = {"images": [loaded.url]} if self.media == "image" else {"url": loaded.url}
+        elif loaded.images:
+            source = {"images": list(loaded.images)}
+        elif loaded.file_id is not None:
+            source = {"file_id": loaded.file_id}
+        else:
+            source = {"file": loaded.content}
+        input_fingerprint = fingerprint(
+            kind="schema",
+            media=self.media,
+            model=self.model,
+            input=loaded.identity(),
+            config=config,
+            conn_id=self.vlm_conn_id,
+        )
+        prediction = submit_once(
+            context,
+            client,
+            input_fingerprint,
+            lambda key: client.generate_schema(
+                self.media, model=self.model, config=config, idempotency_key=key, **source
+            ),
+            log=self.log,
+            record_key=SCHEMA_RECORD_KEY,
+        )
+        context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=prediction.id)
+        if not prediction.status.is_terminal:
+            prediction = wait_blocking(
+                client,
+                prediction.id,
+                deadline=time.time() + self.timeout,
+                timeout=self.timeout,
+                poll_interval=self.poll_interval,
+                max_poll_interval=max(self.poll_interval, 10.0),
+            )
+        return outcome(client, prediction, ResponseCheck(), None)["response"]

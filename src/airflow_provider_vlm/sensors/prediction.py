@@ -1,0 +1,134 @@
+"""``PredictionSensor``: wait for a prediction submitted elsewhere; returns the operator's record shape.
+
+``GenerateOperator(wait_for_completion=False) >> PredictionSensor(prediction_id=...)`` equals one
+waiting ``GenerateOperator``. The sensor uses BaseSensorOperator's own ``timeout`` and
+``poke_interval``; in all three modes (poke, reschedule, deferrable) running out of time raises
+``AirflowSensorTimeout``, which fails the task without retries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowSensorTimeout
+from pydantic import BaseModel
+
+from airflow_provider_vlm.client import PredictionTimeoutError
+from airflow_provider_vlm.client.errors import TRANSIENT_ERRORS
+from airflow_provider_vlm.hooks.vlm import VlmHook
+from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
+from airflow_provider_vlm.retry_policy import default_retry_policy
+from airflow_provider_vlm.sensors._completion import ResponseCheck, outcome, settle_event
+from airflow_provider_vlm.triggers.prediction import PredictionTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class PredictionSensor(BaseSensorOperator):
+    """Wait until ``prediction_id`` is terminal; ``completed`` returns its record, ``failed`` fails.
+
+    :param prediction_id: templated, e.g. ``"{{ ti.xcom_pull('submit', key='prediction_id') }}"``.
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param max_poll_interval: cap of the deferred wait's backoff (starts at ``poke_interval``).
+    :param autocast: validate the response against its domain's JSON schema (``domain`` or the
+        prediction's own).
+    :param response_model: a pydantic model to validate the response against.
+    """
+
+    template_fields: Sequence[str] = ("prediction_id", "domain")
+    operator_extra_links = (VlmPredictionLink(),)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        prediction_id: str,
+        vlm_conn_id: str = VlmHook.default_conn_name,
+        domain: str | None = None,
+        autocast: bool = False,
+        response_model: type[BaseModel] | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        max_poll_interval: float | timedelta = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", 5.0)
+        kwargs.setdefault("retry_policy", default_retry_policy())
+        super().__init__(**kwargs)
+        if autocast and response_model is not None:
+            raise ValueError(f"{self.task_id}: give autocast=True or response_model, not both")
+        self.prediction_id = prediction_id
+        self.vlm_conn_id = vlm_conn_id
+        self.domain = domain
+        self.autocast = autocast
+        self.response_model = response_model
+        self.deferrable = deferrable
+        cap = (
+            max_poll_interval.total_seconds()
+            if isinstance(max_poll_interval, timedelta)
+            else max_poll_interval
+        )
+        self.max_poll_interval = max(float(cap), self.poke_interval)
+
+    @cached_property
+    def hook(self) -> VlmHook:
+        return VlmHook(self.vlm_conn_id)
+
+    @property
+    def check(self) -> ResponseCheck:
+        return ResponseCheck(autocast=self.autocast, response_model=self.response_model)
+
+    def _check_id(self) -> str:
+        if not isinstance(self.prediction_id, str) or not self.prediction_id.strip():
+            from airflow_provider_vlm.client import VlmInputError
+
+            raise VlmInputError(
+                f"{self.task_id}: prediction_id must be a non-empty string, got {self.prediction_id!r}"
+            )
+        return self.prediction_id
+
+    def execute(self, context: Context) -> Any:
+        prediction_id = self._check_id()
+        context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=prediction_id)
+        if not self.deferrable:
+            return super().execute(context)
+        client = self.hook.get_client()
+        prediction = client.get_prediction(prediction_id)  # a finished prediction never defers
+        if prediction.status.is_terminal:
+            return outcome(client, prediction, self.check, self.domain)
+        self.defer(
+            trigger=PredictionTrigger(
+                prediction_ids=[prediction_id],
+                vlm_conn_id=self.vlm_conn_id,
+                deadline=time.time() + self.timeout,
+                poll_interval=max(self.poke_interval, 0.1),
+                max_poll_interval=max(self.max_poll_interval, 0.1),
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        client = self.hook.get_client()
+        try:
+            prediction = client.get_prediction(self._check_id())
+        except TRANSIENT_ERRORS as exc:  # the client already retried; try again at the next poke
+            self.log.warning("checking prediction %s failed: %s", self.prediction_id, exc)
+            return False
+        if not prediction.status.is_terminal:
+            self.log.info("prediction %s is %s", prediction.id, prediction.status.value)
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=outcome(client, prediction, self.check, self.domain))
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        client = self.hook.get_client()
+        try:
+            prediction = settle_event(client, event, self.timeout)
+        except PredictionTimeoutError as exc:
+            raise AirflowSensorTimeout(str(exc)) from exc
+        return outcome(client, prediction, self.check, self.domain)

@@ -1,0 +1,243 @@
+"""Run one test DAG with ``dag.test()`` in a fresh process with its own ``AIRFLOW_HOME``.
+
+A fresh process per run keeps the test session's Airflow imports (which fix ``AIRFLOW_HOME`` at
+import time) away from the metadata DB the DAG runs against. The child prints one line
+``VLM-RESULT {json}``: run state, task instances, XComs and task state store rows, read from the
+metadata DB after the run. ``--clear-rerun`` then clears the run's task instances (a user's Clear:
+``clear_number`` + 1) and runs them again, the way ``dag.test()`` would.
+
+This file is listed in ``.airflowignore``: it is a helper, not a DAG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DAGS = Path(__file__).resolve().parent
+MARKER = "VLM-RESULT "
+
+
+def airflow_env(
+    home: Path, base_url: str, api_key: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    conn = {
+        "conn_type": "vlm",
+        "host": base_url,
+        "password": api_key,
+        "extra": {"dashboard_url": "https://dashboard.example", "max_retries": 3},
+    }
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW_CONN_VLM_DEFAULT": json.dumps(conn),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra or {})
+    return env
+
+
+def migrate(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    env = airflow_env(home, "http://127.0.0.1:9", "unused")
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+@dataclass
+class DagResult:
+    returncode: int
+    output: str
+    state: str | None = None
+    clear_number: int | None = None
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    xcoms: list[dict[str, Any]] = field(default_factory=list)
+    task_state: list[dict[str, Any]] = field(default_factory=list)
+
+    def task(self, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        found = [t for t in self.tasks if t["task_id"] == task_id and t["map_index"] == map_index]
+        assert found, f"no task instance {task_id}[{map_index}] in {self.tasks}\n{self.tail()}"
+        return found[0]
+
+    def xcom(self, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+        for x in self.xcoms:
+            if x["task_id"] == task_id and x["key"] == key and x["map_index"] == map_index:
+                return x["value"]
+        return None
+
+    def tail(self, lines: int = 80) -> str:
+        return "\n".join(self.output.splitlines()[-lines:])
+
+
+def run_dag(
+    home: Path,
+    base_url: str,
+    api_key: str,
+    dag_id: str,
+    *,
+    env: dict[str, str] | None = None,
+    conf: dict[str, Any] | None = None,
+    clear_rerun: bool = False,
+    timeout: float = 150.0,
+) -> DagResult:
+    argv = [sys.executable, str(Path(__file__).resolve()), dag_id, "--conf", json.dumps(conf or {})]
+    if clear_rerun:
+        argv.append("--clear-rerun")
+    proc = subprocess.run(
+        argv,
+        env=airflow_env(home, base_url, api_key, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    result = DagResult(proc.returncode, output)
+    for line in proc.stdout.splitlines():
+        if line.startswith(MARKER):
+            data = json.loads(line[len(MARKER) :])
+            result.state = data["state"]
+            result.clear_number = data["clear_number"]
+            result.tasks = data["tasks"]
+            result.xcoms = data["xcoms"]
+            result.task_state = data["task_state"]
+    return result
+
+
+# --- the child process -------------------------------------------------------------------------
+
+
+def _collect(dag_id: str, run_id: str) -> dict[str, Any]:
+    from airflow.models.dagrun import DagRun
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        dr = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        tis = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        ).all()
+        xcoms = session.scalars(
+            select(XComModel).where(XComModel.dag_id == dag_id, XComModel.run_id == run_id)
+        ).all()
+        rows = session.scalars(
+            select(TaskStateStoreModel).where(
+                TaskStateStoreModel.dag_id == dag_id, TaskStateStoreModel.run_id == run_id
+            )
+        ).all()
+
+        def value(raw: Any) -> Any:
+            if not isinstance(raw, str):
+                return raw
+            try:
+                return json.loads(raw)
+            except ValueError:
+                return raw
+
+        return {
+            "state": str(dr.state) if dr else None,
+            "clear_number": dr.clear_number if dr else None,
+            "tasks": [
+                {
+                    "task_id": ti.task_id,
+                    "map_index": ti.map_index,
+                    "state": str(ti.state),
+                    "try_number": ti.try_number,
+                }
+                for ti in tis
+            ],
+            "xcoms": [
+                {"task_id": x.task_id, "map_index": x.map_index, "key": x.key, "value": value(x.value)}
+                for x in xcoms
+            ],
+            "task_state": [
+                {"task_id": r.task_id, "map_index": r.map_index, "key": r.key, "value": value(r.value)}
+                for r in rows
+            ],
+        }
+
+
+def _clear_and_rerun(dag: Any, dag_id: str, run_id: str) -> None:
+    """A user's Clear of every task of the run, then the same loop as ``dag.test()``."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance, clear_task_instances
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        tis = list(
+            session.scalars(
+                select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+            ).all()
+        )
+        clear_task_instances(tis, session, dag_run_state=DagRunState.RUNNING)
+
+    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    with create_session() as session:
+        dr = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        dr.dag = scheduler_dag
+        dr.state = DagRunState.RUNNING
+        session.commit()
+        for _ in range(200):
+            if dr.state != DagRunState.RUNNING:
+                break
+            session.expire_all()
+            schedulable, _callback = dr.update_state(session=session)
+            for ti in schedulable:
+                if ti.state != TaskInstanceState.UP_FOR_RESCHEDULE:
+                    ti.try_number += 1
+                ti.state = TaskInstanceState.SCHEDULED
+            session.commit()
+            scheduled = [
+                ti for ti in dr.get_task_instances(session=session) if ti.state == TaskInstanceState.SCHEDULED
+            ]
+            for ti in scheduled:
+                _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
+
+
+def _main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dag_id")
+    parser.add_argument("--conf", default="{}")
+    parser.add_argument("--clear-rerun", action="store_true")
+    args = parser.parse_args(argv)
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+    if bag.import_errors:
+        print(f"import errors: {bag.import_errors}", file=sys.stderr)
+        return 2
+    dag = bag.get_dag(args.dag_id)
+    dr = dag.test(run_conf=json.loads(args.conf))
+    if args.clear_rerun:
+        _clear_and_rerun(dag, args.dag_id, dr.run_id)
+    print(MARKER + json.dumps(_collect(args.dag_id, dr.run_id), default=str), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

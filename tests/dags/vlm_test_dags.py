@@ -1,0 +1,119 @@
+"""DAGs driven by the DAG-level tests (``dag.test()`` in a fresh process, see ``_harness.py``).
+
+Inputs come from environment variables the harness sets, so the files hold no machine paths:
+``VLM_TEST_INVOICE`` (one real invoice), ``VLM_TEST_INVOICES`` (a JSON list of them),
+``VLM_TEST_BAD_FILE`` (a file the server cannot read).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG
+from pydantic import BaseModel, Field
+
+from airflow_provider_vlm.operators.generate import GenerateOperator
+from airflow_provider_vlm.operators.schema import GenerateSchemaOperator
+from airflow_provider_vlm.sensors.prediction import PredictionSensor
+
+INVOICE = os.environ.get("VLM_TEST_INVOICE", "missing.pdf")
+INVOICES = json.loads(os.environ.get("VLM_TEST_INVOICES", "[]"))
+BAD_FILE = os.environ.get("VLM_TEST_BAD_FILE", "missing.txt")
+
+START = datetime(2026, 1, 1)
+FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0}
+RETRYING = {"retries": 2, "retry_delay": timedelta(seconds=1)}
+
+
+class StrictTotal(BaseModel):
+    """A model the dev server's placeholder (zeros and nulls) cannot satisfy."""
+
+    total: float = Field(gt=0)
+
+
+def _dag(dag_id: str) -> DAG:
+    return DAG(dag_id, schedule=None, start_date=START, catchup=False, tags=["vlm-test"])
+
+
+with _dag("vlm_deferrable"):
+    GenerateOperator(
+        task_id="extract", domain="document.invoice", file=INVOICE, deferrable=True, **FAST, **RETRYING
+    )
+
+with _dag("vlm_blocking"):
+    GenerateOperator(
+        task_id="extract", domain="document.invoice", file=INVOICE, deferrable=False, **FAST, **RETRYING
+    )
+
+with _dag("vlm_templated"):
+    GenerateOperator(
+        task_id="extract",
+        domain="{{ dag_run.conf['domain'] }}",
+        file="{{ dag_run.conf['file'] }}",
+        metadata={"session_id": "{{ run_id }}"},
+        deferrable=True,
+        **FAST,
+    )
+
+with _dag("vlm_failed"):
+    GenerateOperator(task_id="extract", domain="document.invoice", file=BAD_FILE, deferrable=True, **FAST)
+
+with _dag("vlm_timeout"):
+    GenerateOperator(
+        task_id="extract", domain="document.invoice", file=INVOICE, deferrable=True, timeout=2, **FAST
+    )
+
+with _dag("vlm_blocking_timeout"):
+    GenerateOperator(
+        task_id="extract", domain="document.invoice", file=INVOICE, deferrable=False, timeout=2, **FAST
+    )
+
+with _dag("vlm_autocast"):
+    GenerateOperator(
+        task_id="extract", domain="document.invoice", file=INVOICE, autocast=True, deferrable=True, **FAST
+    )
+
+with _dag("vlm_response_model"):
+    GenerateOperator(
+        task_id="extract",
+        domain="document.custom",
+        file=INVOICE,
+        response_model=StrictTotal,
+        deferrable=True,
+        **FAST,
+        **RETRYING,
+    )
+
+with _dag("vlm_mapped"):
+    GenerateOperator.partial(task_id="extract", domain="document.invoice", deferrable=True, **FAST).expand(
+        file=INVOICES
+    )
+
+with _dag("vlm_submit_then_sense"):
+    submit = GenerateOperator(
+        task_id="submit", domain="document.invoice", file=INVOICE, wait_for_completion=False
+    )
+    pid = "{{ ti.xcom_pull(task_ids='submit', key='prediction_id') }}"
+    submit >> [
+        PredictionSensor(task_id="wait_deferred", prediction_id=pid, deferrable=True, poke_interval=0.3),
+        PredictionSensor(task_id="wait_poke", prediction_id=pid, mode="poke", poke_interval=0.3),
+        PredictionSensor(task_id="wait_reschedule", prediction_id=pid, mode="reschedule", poke_interval=1),
+    ]
+
+with _dag("vlm_sensor_timeout"):
+    submit = GenerateOperator(
+        task_id="submit", domain="document.invoice", file=INVOICE, wait_for_completion=False
+    )
+    submit >> PredictionSensor(
+        task_id="wait",
+        prediction_id="{{ ti.xcom_pull(task_ids='submit', key='prediction_id') }}",
+        deferrable=True,
+        poke_interval=0.3,
+        timeout=2,
+        **RETRYING,
+    )
+
+with _dag("vlm_schema"):
+    GenerateSchemaOperator(task_id="schema", media="document", file=INVOICE)
