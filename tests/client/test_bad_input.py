@@ -118,9 +118,12 @@ def test_html_instead_of_json_says_check_the_base_url() -> None:
 
 def test_truncated_json() -> None:
     body = b'{"id": "p1", "status": "compl'
-    with _mock_client(
-        lambda r: httpx.Response(200, content=body, headers={"content-type": "application/json"})
-    ) as client, pytest.raises(ResponseFormatError, match="not valid JSON"):
+    with (
+        _mock_client(
+            lambda r: httpx.Response(200, content=body, headers={"content-type": "application/json"})
+        ) as client,
+        pytest.raises(ResponseFormatError, match="not valid JSON"),
+    ):
         client.get_prediction("p1")
 
 
@@ -147,14 +150,20 @@ def test_unknown_fields_are_kept_and_type_filled_from_the_route() -> None:
 
 
 def test_error_body_shapes() -> None:
-    with _mock_client(
-        lambda r: httpx.Response(422, json={"detail": [{"loc": ["body", "domain"], "msg": "bad"}]})
-    ) as client, pytest.raises(InvalidRequestError, match="domain: bad"):
+    with (
+        _mock_client(
+            lambda r: httpx.Response(422, json={"detail": [{"loc": ["body", "domain"], "msg": "bad"}]})
+        ) as client,
+        pytest.raises(InvalidRequestError, match="domain: bad"),
+    ):
         client.get_prediction("p1")
-    with _mock_client(
-        lambda r: httpx.Response(
-            404, json={"error": {"message": "no such thing", "type": "not_found", "id": "e1"}}
-        )
-    ) as client, pytest.raises(NotFoundError, match="no such thing") as info:
+    with (
+        _mock_client(
+            lambda r: httpx.Response(
+                404, json={"error": {"message": "no such thing", "type": "not_found", "id": "e1"}}
+            )
+        ) as client,
+        pytest.raises(NotFoundError, match="no such thing") as info,
+    ):
         client.get_prediction("p1")
     assert info.value.error_type == "not_found" and info.value.error_id == "e1"
