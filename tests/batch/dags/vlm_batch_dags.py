@@ -1,0 +1,112 @@
+"""DAGs driven by the batch tests (``dag.test()`` in a fresh process, see ``tests/batch/conftest.py``).
+
+Inputs come from environment variables the tests set, so the file holds no machine paths:
+``VLM_BATCH_SOURCE`` (a folder of generated documents), ``VLM_BATCH_INPUTS`` (a JSON list of
+inputs), ``VLM_BATCH_OUTPUT`` (the output folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, get_current_context, task
+
+from airflow_provider_vlm.client import Prediction, VlmClient
+from airflow_provider_vlm.operators._inputs import LoadedInput
+from airflow_provider_vlm.operators._submission import Submission
+from airflow_provider_vlm.operators.batch import GenerateBatchOperator
+
+SOURCE = os.environ.get("VLM_BATCH_SOURCE", "missing-folder")
+INPUTS = json.loads(os.environ.get("VLM_BATCH_INPUTS", '["missing.pdf"]'))
+OUTPUT = os.environ.get("VLM_BATCH_OUTPUT", "missing-output")
+CRASH_AFTER = int(os.environ.get("VLM_BATCH_CRASH_AFTER", "10"))
+
+START = datetime(2026, 1, 1)
+FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0}
+RETRYING = {"retries": 2, "retry_delay": timedelta(seconds=1)}
+GENERIC = "document.classification"
+
+
+def _dag(dag_id: str) -> DAG:
+    return DAG(dag_id, schedule=None, start_date=START, catchup=False, tags=["vlm-batch-test"])
+
+
+class WorkerCrash(RuntimeError):
+    """Stands for a worker dying mid-batch: not a client error, so nothing catches it."""
+
+
+class _CrashingSubmission(Submission):
+    """On the first try, submits ``CRASH_AFTER`` inputs, then every further submit crashes."""
+
+    def submit(
+        self, client: VlmClient, loaded: LoadedInput, *, batch: bool, idempotency_key: str | None
+    ) -> Prediction:
+        ti = get_current_context()["ti"]
+        if ti.try_number == 1:
+            counter = _CrashingSubmission.calls
+            counter.append(1)
+            if len(counter) > CRASH_AFTER:
+                raise WorkerCrash("simulated worker crash in the middle of the batch")
+        return super().submit(client, loaded, batch=batch, idempotency_key=idempotency_key)
+
+    calls: list[int] = []
+
+
+class CrashingBatchOperator(GenerateBatchOperator):
+    def submission(self) -> Submission:
+        base = super().submission()
+        return _CrashingSubmission(**{f: getattr(base, f) for f in base.__dataclass_fields__})
+
+
+with _dag("vlm_batch_many"):
+    GenerateBatchOperator(
+        task_id="extract",
+        domain=GENERIC,
+        source=SOURCE,
+        pattern="*.txt",
+        output_path=OUTPUT,
+        deferrable=True,
+        max_active_submissions=8,
+        max_concurrent_polls=20,
+        **FAST,
+        **RETRYING,
+    )
+
+with _dag("vlm_batch_listed"):
+
+    @task
+    def list_documents() -> list[str]:
+        return sorted(entry.path for entry in os.scandir(SOURCE) if entry.name.endswith(".txt"))
+
+    GenerateBatchOperator(
+        task_id="extract",
+        domain=GENERIC,
+        inputs=list_documents(),
+        deferrable=False,
+        max_active_submissions=4,
+        **FAST,
+        **RETRYING,
+    )
+
+with _dag("vlm_batch_crash"):
+    CrashingBatchOperator(
+        task_id="extract",
+        domain=GENERIC,
+        source=SOURCE,
+        pattern="*.txt",
+        output_path=OUTPUT,
+        deferrable=True,
+        max_active_submissions=4,
+        **FAST,
+        **RETRYING,
+    )
+
+with _dag("vlm_batch_invoices"):
+    common: dict[str, Any] = {"domain": "document.invoice", "inputs": INPUTS, "deferrable": True, **FAST}
+    GenerateBatchOperator(task_id="strict", output_path=f"{OUTPUT}/strict", **common)
+    GenerateBatchOperator(
+        task_id="tolerant", output_path=f"{OUTPUT}/tolerant", max_failed_fraction=0.5, **common
+    )

@@ -1,0 +1,175 @@
+"""``GenerateBatchOperator`` end to end: ``dag.test()`` against the real dev server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import INVOICES
+
+from .conftest import RunDag, make_documents, read_results
+
+pytestmark = pytest.mark.timeout(170)
+
+
+def assert_no_duplicates(stats: dict[str, Any], expected: int) -> None:
+    submissions: dict[str, int] = stats["submissions"]
+    assert len(submissions) == expected, f"{len(submissions)} keys for {expected} inputs"
+    repeated = {k: n for k, n in submissions.items() if n != 1}
+    assert not repeated, f"keys that created more than one prediction: {repeated}"
+    assert stats["predictions_created"] == expected
+
+
+def test_many_documents_one_task(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
+    docs = make_documents(tmp_path / "in", 220)
+    out = tmp_path / "out"
+    dev.faults(processing_time=0.5)
+    result = run_dag(
+        "vlm_batch_many", env={"VLM_BATCH_SOURCE": str(docs[0].parent), "VLM_BATCH_OUTPUT": str(out)}
+    )
+    assert result.task("extract")["state"] == "success", result.tail()
+    summary = result.xcom("extract")
+    assert summary["total"] == 220 and summary["counts"] == {"completed": 220}
+    assert summary["output"]["results"].endswith("results.jsonl")
+    rows = read_results(out)
+    assert [r["input"] for r in rows] == [str(p) for p in docs]
+    assert all(r["status"] == "completed" and r["prediction_id"] and r["error"] is None for r in rows)
+    assert_no_duplicates(dev.stats(), 220)
+    assert dev.api_key not in (out / "results.jsonl").read_text() + (out / "summary.json").read_text()
+    assert dev.api_key not in json.dumps(result.xcoms) + json.dumps(result.task_state)
+    assert dev.api_key not in result.output
+    chunks = [r for r in result.task_state if r["key"].startswith("vlm_batch.") and r["key"][10:].isdigit()]
+    assert len(chunks) >= 2, "220 inputs span several state chunks"
+    assert all(len(json.dumps(c["value"])) < 64_000 for c in chunks)
+
+
+def test_crash_mid_batch_resumes_without_duplicates(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
+    """The first try dies after 40 submits (the 41st.. raise): ids of the wave in flight are lost."""
+    docs = make_documents(tmp_path / "in", 80)
+    out = tmp_path / "out"
+    dev.faults(processing_time=0.5)
+    env = {
+        "VLM_BATCH_SOURCE": str(docs[0].parent),
+        "VLM_BATCH_OUTPUT": str(out),
+        "VLM_BATCH_CRASH_AFTER": "40",
+    }
+    result = run_dag("vlm_batch_crash", env=env)
+    task = result.task("extract")
+    assert task["state"] == "success" and task["try_number"] == 2, result.tail()
+    assert "simulated worker crash" in result.output
+    assert "resubmitting with the same Idempotency-Key" in result.output  # the wave whose answers were lost
+    assert result.xcom("extract")["counts"] == {"completed": 80}
+    stats = dev.stats()
+    assert_no_duplicates(stats, 80)
+    assert stats["requests"]["POST /document/generate"] > 80  # the lost wave was sent twice, created once
+
+
+def test_status_errors_fail_a_try_and_the_retry_reattaches(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
+    """404 on status calls ends the wait and the first try; the retry re-attaches, submits nothing."""
+    docs = make_documents(tmp_path / "in", 40)
+    dev.faults(
+        processing_time=2.0, rules=[{"method": "GET", "path": "/predictions/*", "status": 404, "count": 80}]
+    )
+    env = {"VLM_BATCH_SOURCE": str(docs[0].parent), "VLM_BATCH_OUTPUT": str(tmp_path / "out")}
+    result = run_dag("vlm_batch_many", env=env)
+    task = result.task("extract")
+    # the 404s outlast one try or two, depending on how many status calls each try makes
+    assert task["state"] == "success" and task["try_number"] >= 2, result.tail()
+    assert "NotFoundError" in result.output
+    assert result.xcom("extract")["counts"] == {"completed": 40}
+    assert_no_duplicates(dev.stats(), 40)
+
+
+def test_lost_submit_answers_are_settled_with_the_same_key(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
+    """The server creates the prediction but the answer is lost: resubmitted once with the same key."""
+    docs = make_documents(tmp_path / "in", 30)
+    dev.faults(processing_time=0.5, drop_after_create=3)
+    env = {"VLM_BATCH_SOURCE": str(docs[0].parent), "VLM_BATCH_OUTPUT": str(tmp_path / "out")}
+    result = run_dag("vlm_batch_many", env=env)
+    task = result.task("extract")
+    assert task["state"] == "success" and task["try_number"] == 1, result.tail()
+    assert "lost their answer" in result.output
+    stats = dev.stats()
+    assert stats["faults_injected"]["drop_after_create"] == 3
+    assert stats["requests"]["POST /document/generate"] == 33
+    assert_no_duplicates(stats, 30)
+
+
+def test_clear_extracts_again(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
+    """A user's Clear (new clear_number) submits every input afresh: new keys, one prediction each."""
+    docs = make_documents(tmp_path / "in", 20)
+    dev.faults(processing_time=0.3)
+    env = {"VLM_BATCH_SOURCE": str(docs[0].parent), "VLM_BATCH_OUTPUT": str(tmp_path / "out")}
+    result = run_dag("vlm_batch_many", env=env, clear_rerun=True)
+    assert result.task("extract")["state"] == "success", result.tail()
+    assert_no_duplicates(dev.stats(), 40)
+    generations = {row[3] for c in result.task_state if c["key"] == "vlm_batch.0" for row in c["value"]}
+    assert generations == {2}
+
+
+def test_flaky_status_calls_all_complete(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
+    """20% 5xx and 10% 429 (Retry-After) on every GET while the batch runs: everything completes."""
+    docs = make_documents(tmp_path / "in", 60)
+    dev.faults(processing_time=1.0, error_rate=0.2, rate_limit_rate=0.1, retry_after=0.2, methods=["GET"])
+    env = {"VLM_BATCH_SOURCE": str(docs[0].parent), "VLM_BATCH_OUTPUT": str(tmp_path / "out")}
+    result = run_dag("vlm_batch_many", env=env)
+    assert result.task("extract")["state"] == "success", result.tail()
+    assert result.xcom("extract")["counts"] == {"completed": 60}
+    stats = dev.stats()
+    assert stats["faults_injected"]["error"] > 0 and stats["faults_injected"]["rate_limit"] > 0
+    assert_no_duplicates(stats, 60)
+
+
+def test_listed_inputs_blocking_wait_results_in_xcom(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
+    """inputs from an upstream task's XCom, waited on the worker, no output_path: results in XCom."""
+    docs = make_documents(tmp_path / "in", 12)
+    dev.faults(processing_time=0.5)
+    result = run_dag("vlm_batch_listed", env={"VLM_BATCH_SOURCE": str(docs[0].parent)})
+    assert result.task("extract")["state"] == "success", result.tail()
+    summary = result.xcom("extract")
+    assert summary["output"] is None and summary["counts"] == {"completed": 12}
+    assert [r["input"] for r in summary["results"]] == [str(p) for p in docs]
+    assert all(r["response"] is not None for r in summary["results"])
+    assert result.task("list_documents")["state"] == "success"
+
+
+GOOD = sorted((INVOICES / "zugferd" / "correct").glob("*.pdf"))[:6]
+BROKEN_XML = sorted((INVOICES / "zugferd" / "fail").glob("*invalid-xml*.pdf"))
+OTHER_FAIL = sorted((INVOICES / "zugferd" / "fail").glob("*FNFE*.pdf"))[:2]
+
+
+@pytest.mark.skipif(not GOOD or not BROKEN_XML, reason="real invoices not found next to the project")
+def test_real_invoices_with_broken_ones(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
+    not_pdf = tmp_path / "notes.pdf"
+    not_pdf.write_text("this is not a PDF\n")
+    missing = tmp_path / "missing.pdf"
+    inputs = [str(p) for p in [*GOOD, *BROKEN_XML, *OTHER_FAIL, not_pdf, missing]]
+    out = tmp_path / "out"
+    dev.faults(processing_time=0.3)
+    result = run_dag(
+        "vlm_batch_invoices", env={"VLM_BATCH_INPUTS": json.dumps(inputs), "VLM_BATCH_OUTPUT": str(out)}
+    )
+
+    # max_failed_fraction=0 (default): the task fails, yet every result and the summary are written
+    assert result.task("strict")["state"] == "failed", result.tail()
+    assert "BatchFailedError" in result.output and "max_failed_fraction" in result.output
+    # max_failed_fraction=0.5: the same outcome is tolerated
+    assert result.task("tolerant")["state"] == "success", result.tail()
+    summary = result.xcom("tolerant")
+    bad = {str(p) for p in [*BROKEN_XML, not_pdf, missing]}
+    assert summary["total"] == len(inputs)
+    assert summary["counts"] == {"completed": len(inputs) - len(bad), "failed": len(bad) - 1, "invalid": 1}
+    assert {f["input"] for f in summary["failed_inputs"]} == bad
+    for folder in (out / "strict", out / "tolerant"):
+        rows = {r["input"]: r for r in read_results(folder)}
+        assert set(rows) == set(inputs)
+        assert rows[str(missing)]["status"] == "invalid" and "not found" in rows[str(missing)]["error"]
+        assert rows[str(not_pdf)]["status"] == "failed" and rows[str(not_pdf)]["prediction_id"]
+        assert "broken" in rows[str(BROKEN_XML[0])]["error"]
+        for good in GOOD:
+            row = rows[str(good)]
+            assert row["status"] == "completed" and row["response"]["invoice_id"], row
+        assert json.loads((folder / "summary.json").read_text())["failed_total"] == len(bad)
