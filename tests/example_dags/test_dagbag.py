@@ -1,0 +1,24 @@
+"""Every example DAG loads without import errors or warnings."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import airflow_provider_vlm.example_dags as examples
+
+
+def test_example_dags_load_cleanly() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    folder = Path(examples.__file__).parent
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bag = DagBag(dag_folder=str(folder))
+    assert bag.import_errors == {}
+    assert "vlm_nightly_invoices" in bag.dag_ids
+    ours = [w for w in caught if "airflow_provider_vlm" in str(w.filename)]
+    assert ours == [], [str(w.message) for w in ours]
+    nightly = bag.dags["vlm_nightly_invoices"]
+    assert nightly.catchup is False
+    assert nightly.schedule == "0 2 * * *"
