@@ -8,10 +8,6 @@ restarts, other limits or keys).
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from airflow_provider_vlm.devserver import process
+
 ROOT = Path(__file__).resolve().parents[1]
 # Real invoices live beside the project (``../shared/data/invoices``), never inside it.
 INVOICES = ROOT.parent / "shared" / "data" / "invoices"
 
-READY_PREFIX = "VLM dev server ready: "
 START_TIMEOUT = 30.0
 DEFAULT_ARGS = ("--port", "0", "--processing-time", "1", "--seed", "7", "--api-key", "test-key")
 
@@ -31,11 +28,12 @@ DEFAULT_ARGS = ("--port", "0", "--processing-time", "1", "--seed", "7", "--api-k
 class DevServerHandle:
     """A running dev server: its base URL, key, process, and the admin routes as methods."""
 
-    def __init__(self, process: subprocess.Popen[str], base_url: str, api_key: str) -> None:
-        self.process = process
-        self.base_url = base_url
+    def __init__(self, server: process.RunningServer, api_key: str) -> None:
+        self.server = server
+        self.process = server.process
+        self.base_url = server.base_url
         self.api_key = api_key
-        self._admin = httpx.Client(base_url=base_url, timeout=10.0)
+        self._admin = httpx.Client(base_url=self.base_url, timeout=10.0)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -64,14 +62,7 @@ class DevServerHandle:
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, wait, SIGKILL if it hangs; returns the exit code."""
         self._admin.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout)
-        return self.process.returncode
+        return self.server.stop(timeout)
 
 
 def _api_key(args: tuple[str, ...]) -> str:
@@ -80,40 +71,9 @@ def _api_key(args: tuple[str, ...]) -> str:
 
 
 def launch_devserver(*args: str) -> DevServerHandle:
-    """Start ``python -m airflow_provider_vlm.devserver ARGS`` and wait for its ready line.
-
-    Without ``--port`` in ARGS a free port is picked (``--port 0``).
-    """
+    """Start ``python -m airflow_provider_vlm.devserver ARGS`` (free port unless ``--port``)."""
     argv = args or DEFAULT_ARGS
-    if "--port" not in argv:
-        argv = ("--port", "0", *argv)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_vlm.devserver", *argv],
-        stdout=subprocess.PIPE,
-        stderr=None,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    found: list[str] = []
-    reader = threading.Thread(target=lambda: found.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(START_TIMEOUT)
-    line = found[0].strip() if found else ""
-    if not line.startswith(READY_PREFIX):
-        process.kill()
-        process.wait()
-        raise RuntimeError(f"dev server did not start (exit {process.returncode}); first line: {line!r}")
-    # Keep draining stdout (an --access-log goes there): a full pipe would stall the server.
-    threading.Thread(target=_drain, args=(process,), daemon=True).start()
-    return DevServerHandle(process, line[len(READY_PREFIX) :], _api_key(tuple(argv)))
-
-
-def _drain(process: subprocess.Popen[str]) -> None:
-    assert process.stdout is not None
-    for _ in process.stdout:
-        pass
+    return DevServerHandle(process.start(*argv, start_timeout=START_TIMEOUT), _api_key(tuple(argv)))
 
 
 @contextlib.contextmanager

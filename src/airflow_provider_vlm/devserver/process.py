@@ -55,7 +55,14 @@ def start(*args: str, start_timeout: float = 30.0) -> RunningServer:
         process.kill()
         process.wait()
         raise RuntimeError(f"dev server did not start (exit {process.returncode}); first line: {line!r}")
+    # Keep draining stdout (an --access-log goes there): a full pipe would stall the server.
+    threading.Thread(target=_drain, args=(stdout,), daemon=True).start()
     return RunningServer(line[len(READY_PREFIX) :], process)
+
+
+def _drain(stream: Iterator[str]) -> None:
+    for _ in stream:
+        pass
 
 
 @contextlib.contextmanager
