@@ -16,9 +16,17 @@ def test_example_dags_load_cleanly() -> None:
         warnings.simplefilter("always")
         bag = DagBag(dag_folder=str(folder))
     assert bag.import_errors == {}
-    assert "vlm_nightly_invoices" in bag.dag_ids
+    for dag_id in (
+        "vlm_nightly_invoices",
+        "vlm_chained_extraction",
+        "vlm_submit_then_sense",
+        "vlm_mapped_documents",
+    ):
+        assert dag_id in bag.dag_ids, dag_id
+        assert bag.dags[dag_id].doc_md, f"{dag_id} has no docstring"
     ours = [w for w in caught if "airflow_provider_vlm" in str(w.filename)]
     assert ours == [], [str(w.message) for w in ours]
     nightly = bag.dags["vlm_nightly_invoices"]
     assert nightly.catchup is False
     assert nightly.schedule == "0 2 * * *"
+    assert bag.dags["vlm_mapped_documents"].get_task("extract").pool == "vlm_api"
