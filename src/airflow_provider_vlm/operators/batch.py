@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cached_property
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -57,9 +56,14 @@ from airflow_provider_vlm.operators._batch_output import (
     as_storage_path,
 )
 from airflow_provider_vlm.operators._batch_state import BatchState, InputState
+from airflow_provider_vlm.operators._common import (
+    DEFER_GRACE,
+    PredictionRequestMixin,
+    clear_number,
+    task_identity,
+)
 from airflow_provider_vlm.operators._inputs import LoadedInput, check_arguments, load_images, load_input
-from airflow_provider_vlm.operators._submission import Submission, build_config, build_metadata
-from airflow_provider_vlm.operators.generate import DEFER_GRACE, clear_number, seconds, task_identity
+from airflow_provider_vlm.operators._submission import Submission
 from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.sensors._completion import PredictionWaitError
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
@@ -121,7 +125,7 @@ def _short(text: object) -> str:
     return value if len(value) <= _MAX_ERROR_CHARS else value[: _MAX_ERROR_CHARS - 1] + "…"
 
 
-class GenerateBatchOperator(BaseOperator):
+class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
     """Run one prediction per input, wait for all of them in one trigger, write the results.
 
     :param domain: e.g. ``document.invoice``.
@@ -196,12 +200,6 @@ class GenerateBatchOperator(BaseOperator):
             raise VlmInputError(f"{owner}: pattern applies to source, not to inputs")
         if isinstance(inputs, (list, tuple)) and not inputs:
             raise VlmInputError(f"{owner}: inputs is empty")
-        if autocast and response_model is not None:
-            raise VlmInputError(f"{owner}: give autocast=True or response_model, not both")
-        if response_model is not None and (config is None or isinstance(config, (Mapping, GenerationConfig))):
-            build_config(
-                config, response_model
-            )  # a bad model or a clash with json_schema fails at parse time
         if not isinstance(max_active_submissions, int) or max_active_submissions < 1:
             raise VlmInputError(f"{owner}: max_active_submissions must be an integer >= 1")
         if not isinstance(max_concurrent_polls, int) or max_concurrent_polls < 1:
@@ -210,44 +208,30 @@ class GenerateBatchOperator(BaseOperator):
             raise VlmInputError(
                 f"{owner}: max_failed_fraction must be between 0 and 1, got {max_failed_fraction!r}"
             )
-        self.media = media
-        self.domain = domain
+        self._init_request(
+            owner=owner,
+            media=media,
+            domain=domain,
+            model=model,
+            config=config,
+            metadata=metadata,
+            callback_url=callback_url,
+            autocast=autocast,
+            response_model=response_model,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            vlm_conn_id=vlm_conn_id,
+        )
         self.inputs = inputs
         self.source = source
         self.pattern = pattern
         self.output_path = output_path
-        self.model = model
-        self.config = config
-        self.metadata = metadata
-        self.callback_url = callback_url
-        self.autocast = autocast
-        self.response_model = response_model
         self.max_active_submissions = max_active_submissions
         self.max_failed_fraction = float(max_failed_fraction)
         self.deferrable = deferrable
-        self.poll_interval = seconds(poll_interval, name="poll_interval") or 5.0
-        self.max_poll_interval = max(
-            seconds(max_poll_interval, name="max_poll_interval") or 30.0, self.poll_interval
-        )
-        self.timeout = seconds(timeout, name="timeout")
         self.max_concurrent_polls = max_concurrent_polls
         self.max_xcom_results_bytes = max_xcom_results_bytes
-        self.vlm_conn_id = vlm_conn_id
-
-    @cached_property
-    def hook(self) -> VlmHook:
-        return VlmHook(self.vlm_conn_id)
-
-    def submission(self) -> Submission:
-        return Submission(
-            media=self.media,
-            domain=self.domain,
-            model=self.model,
-            config=build_config(self.config, self.response_model),
-            metadata=build_metadata(self.metadata),
-            callback_url=self.callback_url,
-            conn_id=self.vlm_conn_id,
-        )
 
     # --- inputs --------------------------------------------------------------------------------
 

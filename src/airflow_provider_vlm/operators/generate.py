@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, conf
@@ -21,37 +20,21 @@ from pydantic import BaseModel
 from airflow_provider_vlm.client import GenerationConfig, Prediction, RequestMetadata, VlmClient
 from airflow_provider_vlm.durable import RECORD_KEY, RecordStore, Step, after_status, decide, intent
 from airflow_provider_vlm.hooks.vlm import VlmHook
-from airflow_provider_vlm.identity import idempotency_key, identity_key
+from airflow_provider_vlm.identity import idempotency_key
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
+from airflow_provider_vlm.operators._common import (
+    DEFER_GRACE,
+    PredictionRequestMixin,
+    clear_number,
+    task_identity,
+)
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
-from airflow_provider_vlm.operators._submission import Submission, build_config, build_metadata
 from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.sensors._completion import ResponseCheck, outcome, settle_event, wait_blocking
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-#: Extra time the deferral backstop allows past the trigger's own deadline.
-DEFER_GRACE = 60.0
-
-
-def seconds(value: float | timedelta | None, *, name: str) -> float | None:
-    if value is None:
-        return None
-    total = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if total <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return total
-
-
-def task_identity(context: Context) -> str:
-    ti = context["ti"]
-    return identity_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
-
-
-def clear_number(context: Context) -> int:
-    return int(getattr(context["dag_run"], "clear_number", 0) or 0)
 
 
 def submit_once(
@@ -95,7 +78,7 @@ def submit_once(
     return prediction
 
 
-class GenerateOperator(BaseOperator):
+class GenerateOperator(PredictionRequestMixin, BaseOperator):
     """Run one VLM Run prediction and return its record ``{id, status, type, domain, ..., response}``.
 
     :param media: ``image``, ``document``, ``audio`` or ``video``.
@@ -153,50 +136,30 @@ class GenerateOperator(BaseOperator):
         kwargs.setdefault("retry_policy", default_retry_policy())
         super().__init__(**kwargs)
         check_arguments(media=media, domain=domain, file=file, url=url, images=images, owner=self.task_id)
-        if autocast and response_model is not None:
-            raise ValueError(f"{self.task_id}: give autocast=True or response_model, not both")
-        if response_model is not None and (config is None or isinstance(config, (Mapping, GenerationConfig))):
-            build_config(
-                config, response_model
-            )  # a bad model or a clash with json_schema fails at parse time
-        self.media = media
-        self.domain = domain
+        self._init_request(
+            owner=self.task_id,
+            media=media,
+            domain=domain,
+            model=model,
+            config=config,
+            metadata=metadata,
+            callback_url=callback_url,
+            autocast=autocast,
+            response_model=response_model,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            vlm_conn_id=vlm_conn_id,
+        )
         self.file = file
         self.url = url
         self.images = images
-        self.model = model
-        self.config = config
-        self.metadata = metadata
-        self.callback_url = callback_url
-        self.autocast = autocast
-        self.response_model = response_model
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = seconds(poll_interval, name="poll_interval") or 5.0
-        self.max_poll_interval = max(
-            seconds(max_poll_interval, name="max_poll_interval") or 30.0, self.poll_interval
-        )
-        self.timeout = seconds(timeout, name="timeout")
-        self.vlm_conn_id = vlm_conn_id
-
-    @cached_property
-    def hook(self) -> VlmHook:
-        return VlmHook(self.vlm_conn_id)
 
     @property
     def check(self) -> ResponseCheck:
         return ResponseCheck(autocast=self.autocast, response_model=self.response_model)
-
-    def submission(self) -> Submission:
-        return Submission(
-            media=self.media,
-            domain=self.domain,
-            model=self.model,
-            config=build_config(self.config, self.response_model),
-            metadata=build_metadata(self.metadata),
-            callback_url=self.callback_url,
-            conn_id=self.vlm_conn_id,
-        )
 
     # --- one try -----------------------------------------------------------------------------
 

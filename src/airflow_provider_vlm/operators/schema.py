@@ -20,9 +20,10 @@ from airflow_provider_vlm.client import GenerationConfig, VlmInputError
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.identity import fingerprint
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
+from airflow_provider_vlm.operators._common import seconds
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
 from airflow_provider_vlm.operators._submission import build_config
-from airflow_provider_vlm.operators.generate import seconds, submit_once
+from airflow_provider_vlm.operators.generate import submit_once
 from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.sensors._completion import ResponseCheck, outcome, wait_blocking
 
