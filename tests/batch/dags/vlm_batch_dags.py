@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG, get_current_context, task
+from pydantic import BaseModel, Field
 
 from airflow_provider_vlm.client import Prediction, VlmClient
 from airflow_provider_vlm.operators._inputs import LoadedInput
@@ -32,6 +33,12 @@ GENERIC = "document.classification"
 
 def _dag(dag_id: str) -> DAG:
     return DAG(dag_id, schedule=None, start_date=START, catchup=False, tags=["vlm-batch-test"])
+
+
+class StrictTotal(BaseModel):
+    """A model the dev server's placeholder response (empty values: a total of 0) cannot satisfy."""
+
+    total: float = Field(gt=0)
 
 
 class WorkerCrash(RuntimeError):
@@ -109,4 +116,17 @@ with _dag("vlm_batch_invoices"):
     GenerateBatchOperator(task_id="strict", output_path=f"{OUTPUT}/strict", **common)
     GenerateBatchOperator(
         task_id="tolerant", output_path=f"{OUTPUT}/tolerant", max_failed_fraction=0.5, **common
+    )
+
+with _dag("vlm_batch_validated"):
+    GenerateBatchOperator(
+        task_id="extract",
+        domain=GENERIC,
+        source=SOURCE,
+        pattern="*.txt",
+        output_path=OUTPUT,
+        response_model=StrictTotal,
+        max_failed_fraction=1.0,
+        deferrable=True,
+        **FAST,
     )
