@@ -2,8 +2,8 @@
 
 A fresh process per run keeps the test session's Airflow imports (which fix ``AIRFLOW_HOME`` at
 import time) away from the metadata DB the DAG runs against. The child prints one line
-``VLM-RESULT {json}``: run state, task instances, XComs and task state store rows, read from the
-metadata DB after the run. ``--clear-rerun`` then clears the run's task instances (a user's Clear:
+``VLM-RESULT {json}``: run state, task instances, XComs, task state store rows and rendered
+template fields, read from the metadata DB after the run. ``--clear-rerun`` then clears the run's task instances (a user's Clear:
 ``clear_number`` + 1) and runs them again, the way ``dag.test()`` would.
 
 This file is listed in ``.airflowignore``: it is a helper, not a DAG.
@@ -68,6 +68,7 @@ class DagResult:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     xcoms: list[dict[str, Any]] = field(default_factory=list)
     task_state: list[dict[str, Any]] = field(default_factory=list)
+    rendered: list[dict[str, Any]] = field(default_factory=list)
 
     def task(self, task_id: str, map_index: int = -1) -> dict[str, Any]:
         found = [t for t in self.tasks if t["task_id"] == task_id and t["map_index"] == map_index]
@@ -116,6 +117,7 @@ def run_dag(
             result.tasks = data["tasks"]
             result.xcoms = data["xcoms"]
             result.task_state = data["task_state"]
+            result.rendered = data["rendered"]
     return result
 
 
@@ -124,6 +126,7 @@ def run_dag(
 
 def _collect(dag_id: str, run_id: str) -> dict[str, Any]:
     from airflow.models.dagrun import DagRun
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
     from airflow.models.task_state_store import TaskStateStoreModel
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
@@ -141,6 +144,12 @@ def _collect(dag_id: str, run_id: str) -> dict[str, Any]:
         rows = session.scalars(
             select(TaskStateStoreModel).where(
                 TaskStateStoreModel.dag_id == dag_id, TaskStateStoreModel.run_id == run_id
+            )
+        ).all()
+
+        rendered = session.scalars(
+            select(RenderedTaskInstanceFields).where(
+                RenderedTaskInstanceFields.dag_id == dag_id, RenderedTaskInstanceFields.run_id == run_id
             )
         ).all()
 
@@ -171,6 +180,10 @@ def _collect(dag_id: str, run_id: str) -> dict[str, Any]:
             "task_state": [
                 {"task_id": r.task_id, "map_index": r.map_index, "key": r.key, "value": value(r.value)}
                 for r in rows
+            ],
+            "rendered": [
+                {"task_id": r.task_id, "map_index": r.map_index, "fields": value(r.rendered_fields)}
+                for r in rendered
             ],
         }
 

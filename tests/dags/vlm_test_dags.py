@@ -57,6 +57,17 @@ with _dag("vlm_templated"):
         **FAST,
     )
 
+with _dag("vlm_templated_secret"):
+    # A template that reads the connection's key: its rendered value must be masked.
+    GenerateOperator(
+        task_id="extract",
+        domain="document.invoice",
+        file=INVOICE,
+        metadata={"session_id": "{{ conn.vlm_default.password }}"},
+        deferrable=True,
+        **FAST,
+    )
+
 with _dag("vlm_failed"):
     GenerateOperator(task_id="extract", domain="document.invoice", file=BAD_FILE, deferrable=True, **FAST)
 
@@ -73,6 +84,18 @@ with _dag("vlm_blocking_timeout"):
 with _dag("vlm_autocast"):
     GenerateOperator(
         task_id="extract", domain="document.invoice", file=INVOICE, autocast=True, deferrable=True, **FAST
+    )
+
+with _dag("vlm_autocast_retrying"):
+    # With retries: a response that breaks the domain's schema must still fail at once.
+    GenerateOperator(
+        task_id="extract",
+        domain="document.invoice",
+        file=INVOICE,
+        autocast=True,
+        deferrable=True,
+        **FAST,
+        **RETRYING,
     )
 
 with _dag("vlm_response_model"):

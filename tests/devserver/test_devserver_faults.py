@@ -164,11 +164,52 @@ def test_processing_time_at_run_time(dev: Any, api: httpx.Client) -> None:
     assert time.monotonic() - started < 0.9
 
 
+def test_responses_replace_the_engine_result_for_that_domain(dev: Any, api: httpx.Client) -> None:
+    file_id = upload(api, PDF)["id"]
+    canned = {"invoice_id": 12345, "total_amount": "lots"}
+    settings = dev.faults(responses={"document.invoice": canned})
+    assert settings["responses"] == {"document.invoice": canned}
+    body = _generate(api, file_id, key="canned", batch=False).json()
+    assert body["status"] == "completed"
+    response = body["response"]
+    assert {k: response[k] for k in canned} == canned
+    assert response["_devserver"]["engine"] == "fault"  # still marked as the dev server's
+    assert body["usage"]["credits_used"] == 1  # the engine's usage: one page
+    # Other domains still get the engine's result.
+    other = _generate(api, file_id, domain="document.markdown", batch=False).json()
+    assert other["response"]["_devserver"]["engine"] == "markdown"
+
+
+def test_responses_turn_an_unreadable_input_into_a_completed_prediction(dev: Any, api: httpx.Client) -> None:
+    file_id = upload(api, b"not a pdf", name="bad.pdf")["id"]
+    assert _generate(api, file_id, batch=False).json()["status"] == "failed"
+    marked = {"invoice_id": "X-1", "_devserver": {"engine": "test"}}
+    dev.faults(responses={"document.invoice": marked})
+    body = _generate(api, file_id, batch=False).json()
+    assert body["status"] == "completed"
+    assert body["response"] == marked  # a response that carries its own marker is kept as given
+
+
+def test_responses_are_cleared_by_reset_and_by_an_empty_mapping(dev: Any, api: httpx.Client) -> None:
+    file_id = upload(api, PDF)["id"]
+    dev.faults(responses={"document.invoice": {"invoice_id": 1}})
+    dev.faults(latency=0)  # other settings leave the responses alone
+    assert dev.faults()["responses"] == {"document.invoice": {"invoice_id": 1}}
+    dev.faults(responses={})
+    assert dev.faults()["responses"] == {}
+    dev.faults(responses={"document.invoice": {"invoice_id": 1}})
+    dev.reset()
+    assert dev.faults()["responses"] == {}
+    body = _generate(api, file_id, batch=False).json()
+    assert body["response"]["_devserver"]["engine"] != "fault"
+
+
 def test_bad_fault_settings_are_422(dev: Any) -> None:
     with httpx.Client(base_url=dev.base_url) as admin:
         assert admin.post("/_dev/faults", json={"error_rate": 2}).status_code == 422
         assert admin.post("/_dev/faults", json={"nonsense": 1}).status_code == 422
         assert admin.post("/_dev/faults", json={"rules": [{"path": "/x"}]}).status_code == 422
+        assert admin.post("/_dev/faults", json={"responses": {"document.invoice": [1]}}).status_code == 422
 
 
 def test_reset_state_clears_predictions(start_devserver: Any) -> None:

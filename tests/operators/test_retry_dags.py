@@ -6,6 +6,7 @@ and under which ``Idempotency-Key``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +73,31 @@ def test_flaky_server_during_wait_still_succeeds(run_dag: RunDag, dev: Any, dag_
     assert sum(dev.stats()["faults_injected"].values()) > 0
 
 
+def test_autocast_mismatch_names_the_field_and_does_not_retry(run_dag: RunDag, dev: Any) -> None:
+    # invoice_id must be a string or null in document.invoice's schema
+    dev.faults(responses={"document.invoice": {"invoice_id": 12345}})
+    result = run_dag("vlm_autocast_retrying")
+    ti = result.task("extract")
+    assert ti["state"] == "failed", result.tail()
+    assert ti["try_number"] == 1  # retries=2, but the default retry_policy fails validation at once
+    assert "ResponseValidationError" in result.output
+    assert "$.invoice_id" in result.output
+    assert result.xcom("extract") is None  # nothing half-valid goes downstream
+    _one_submission(dev)
+
+
 def test_api_key_never_leaks(start_devserver: Any, airflow_home: Path, bad_file: Path) -> None:
     secret = "sk-never-show-3f9c2d7a1b"
     with start_devserver("--port", "0", "--processing-time", "1", "--api-key", secret) as server:
         run = runner(airflow_home, server.base_url, secret, bad_file)
-        for dag_id in ("vlm_deferrable", "vlm_failed", "vlm_submit_then_sense"):
+        for dag_id in ("vlm_deferrable", "vlm_failed", "vlm_submit_then_sense", "vlm_templated_secret"):
             result = run(dag_id)
             assert result.tasks, result.tail()
             assert secret not in result.output, dag_id  # task logs, trigger logs, exceptions
             assert secret not in repr(result.xcoms), dag_id
             assert secret not in repr(result.task_state), dag_id
+            # Rendered template fields, as stored in the metadata DB (the UI's "Rendered" tab).
+            assert {r["task_id"] for r in result.rendered} == {t["task_id"] for t in result.tasks}, dag_id
+            assert secret not in json.dumps(result.rendered), dag_id
+        (rendered,) = result.rendered  # vlm_templated_secret: the template read the key
+        assert rendered["fields"]["metadata"] == {"session_id": "***"}

@@ -31,6 +31,7 @@ from .bodies import (
 from .clock import now
 from .config import ServerConfig
 from .connections import ConnectionDropper
+from .engines.base import MARKER_KEY, marker
 from .engines.infer import domain_for
 from .errors import ApiError, error_body
 from .faults import Faults, FaultUpdate
@@ -78,6 +79,9 @@ class DevServer:
             inp = file_input(self.store, media, domain, body.file_id, body.url, body.config)
         created = now()
         result = await run_in_threadpool(engines.run, inp)
+        canned = self.faults.response_for(domain)
+        if canned is not None:
+            result = _canned_result(canned, result)
         # A request with the same key may have created the prediction while the engine ran.
         if key and (existing := self.store.prediction_by_key(key)) is not None:
             return await self._replay(existing, key, fingerprint)
@@ -139,6 +143,13 @@ class DevServer:
         self.store.add_prediction(record)
         self.stats.prediction_created(None)
         return json_response(record.to_wire(at))
+
+
+def _canned_result(canned: dict[str, Any], engine: engines.EngineResult) -> engines.EngineResult:
+    """The ``responses`` fault: complete with ``canned`` (marked as the dev server's), the engine's usage."""
+    if MARKER_KEY not in canned:
+        canned = {**canned, **marker("fault", note="response set with POST /_dev/faults")}
+    return engines.EngineResult(canned, engine.usage)
 
 
 def _fingerprint(media: str, body: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Fault injection: latency, random 5xx / 429 / dropped connections, and scripted rules.
+"""Fault injection: latency, random 5xx / 429 / dropped connections, scripted rules, canned responses.
 
 Random draws come from one ``random.Random(seed)``, reseeded on reset, so a test run that sends
 the same requests in the same order meets the same faults.
@@ -6,6 +6,7 @@ the same requests in the same order meets the same faults.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import random
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class FaultUpdate(BaseModel):
     drop_after_create: int | None = Field(default=None, ge=0)
     processing_time: float | None = Field(default=None, ge=0)
     rules: list[Rule] | None = None
+    responses: dict[str, dict[str, Any]] | None = None
 
 
 @dataclass
@@ -80,6 +82,8 @@ class FaultSettings:
     methods: list[str] | None = None
     drop_after_create: int = 0
     rules: list[_ActiveRule] = field(default_factory=list)
+    # domain -> the response a new prediction of that domain completes with, instead of the engine's
+    responses: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ class Faults:
         for name, value in change.model_dump(exclude_unset=True, exclude={"rules"}).items():
             if name == "methods" and value is not None:
                 value = [m.upper() for m in value]
+            if name == "responses":
+                value = dict(value or {})
             setattr(self.settings, name, value)
         if change.rules is not None:
             self.settings.rules = [
@@ -147,6 +153,11 @@ class Faults:
             return Decision("rate_limit", 429, s.retry_after)
         return None
 
+    def response_for(self, domain: str) -> dict[str, Any] | None:
+        """The canned response set for ``domain`` (a copy), or None when the engine decides."""
+        canned = self.settings.responses.get(domain)
+        return copy.deepcopy(canned) if canned is not None else None
+
     def take_drop_after_create(self) -> bool:
         """Consume one "lose the answer of a created prediction" token, if any is left."""
         if self.settings.drop_after_create > 0:
@@ -167,5 +178,6 @@ class Faults:
             "methods": s.methods,
             "drop_after_create": s.drop_after_create,
             "rules": [r.to_wire() for r in s.rules],
+            "responses": s.responses,
             "seed": self._seed,
         }
