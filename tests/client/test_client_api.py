@@ -145,3 +145,18 @@ def test_idempotency_key_returns_the_same_prediction(client: VlmClient, dev) -> 
     second = client.generate("document", **args)
     assert first.id == second.id
     assert dev.stats()["submissions"][key] == 1
+
+
+def test_find_predictions_reads_list_pages(client: VlmClient, dev) -> None:
+    dev.reset(state=True)
+    ids = [
+        client.generate("document", domain="document.markdown", url=f"https://example.com/f{i}").id
+        for i in range(25)
+    ]
+    dev.reset()
+    found = client.find_predictions(ids[:20], page_size=10)
+    assert set(found) == set(ids[:20])
+    assert all(found[i].id == i for i in found)
+    # 25 predictions, newest first: the 20 oldest span all three pages of 10.
+    assert route_count(dev.stats(), "GET /predictions") == 3
+    assert route_count(dev.stats(), "GET /predictions/{id}") == 0

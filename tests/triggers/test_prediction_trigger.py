@@ -144,3 +144,31 @@ async def test_server_gone_ends_with_error_after_the_cap(monkeypatch) -> None:
     )
     (event,) = await _events(trigger)
     assert event["status"] == "error" and "3 polls in a row failed" in event["message"]
+
+
+async def test_big_waits_sweep_the_list_instead_of_one_get_per_id(dev, conn) -> None:
+    dev.reset(state=True)
+    ids = _submit(dev, 120)
+    dev.reset()  # stats only
+    trigger = PredictionTrigger(
+        ids, vlm_conn_id=conn, deadline=time.time() + 60, poll_interval=0.3, max_poll_interval=0.5
+    )
+    (event,) = await _events(trigger)
+    assert event["status"] == "success" and event["counts"] == {"completed": 120}
+    requests = dev.stats()["requests"]
+    assert requests.get("GET /predictions/{id}", 0) == 0
+    assert 1 <= requests["GET /predictions"] <= 10
+
+
+async def test_sweep_falls_back_to_per_id_gets(dev, conn) -> None:
+    ids = _submit(dev, 60)
+    dev.reset()
+    dev.faults(rules=[{"method": "GET", "path": "/predictions", "status": 422, "count": 100}])
+    trigger = PredictionTrigger(
+        ids, vlm_conn_id=conn, deadline=time.time() + 60, poll_interval=0.3, max_poll_interval=0.5
+    )
+    (event,) = await _events(trigger)
+    assert event["status"] == "success"
+    requests = dev.stats()["requests"]
+    assert requests["GET /predictions"] == 1  # refused once, then never asked again
+    assert requests["GET /predictions/{id}"] >= 60

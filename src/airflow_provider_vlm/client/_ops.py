@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -63,6 +63,24 @@ def list_predictions(skip: int = 0, limit: int = 10) -> Operation[list[Predictio
         raise VlmInputError(f"skip must be >= 0 and limit >= 1, got skip={skip}, limit={limit}")
     call = Call("GET", "/predictions", params={"skip": skip, "limit": limit}, route="/predictions")
     return parse_list(Prediction, (yield call), call)
+
+
+def find_predictions(ids: Collection[str], page_size: int = 1000) -> Operation[dict[str, Prediction]]:
+    """The given predictions as found in the newest pages of ``GET /predictions``.
+
+    A batch submitted together sits near the top of the list, so N ids cost about N / page_size
+    requests instead of N. Pages are bounded (other traffic pushes a batch down), so ids may be
+    missing from the answer: callers fetch those one by one.
+    """
+    wanted = set(ids)
+    found: dict[str, Prediction] = {}
+    max_pages = 2 * -(-len(wanted) // page_size) + 1
+    for page_number in range(max_pages):
+        page = yield from list_predictions(skip=page_number * page_size, limit=page_size)
+        found.update((p.id, p) for p in page if p.id in wanted)
+        if len(found) >= len(wanted) or len(page) < page_size:
+            break
+    return found
 
 
 def wait(

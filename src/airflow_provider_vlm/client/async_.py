@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -154,6 +154,10 @@ class AsyncVlmClient:
             if len(page) < page_size:
                 return
             skip += page_size
+
+    async def find_predictions(self, ids: Collection[str], page_size: int = 1000) -> dict[str, Prediction]:
+        """Many predictions in about ``len(ids) / page_size`` list requests; see ``_ops.find_predictions``."""
+        return await self._run(_ops.find_predictions(ids, page_size))
 
     async def wait(
         self,

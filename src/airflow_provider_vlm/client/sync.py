@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -153,6 +153,10 @@ class VlmClient:
             if len(page) < page_size:
                 return
             skip += page_size
+
+    def find_predictions(self, ids: Collection[str], page_size: int = 1000) -> dict[str, Prediction]:
+        """Many predictions in about ``len(ids) / page_size`` list requests; see ``_ops.find_predictions``."""
+        return self._run(_ops.find_predictions(ids, page_size))
 
     def wait(
         self,

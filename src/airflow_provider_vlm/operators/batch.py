@@ -66,7 +66,7 @@ from airflow_provider_vlm.operators._inputs import LoadedInput, check_arguments,
 from airflow_provider_vlm.operators._submission import Submission
 from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.sensors._completion import PredictionWaitError
-from airflow_provider_vlm.triggers.prediction import PredictionTrigger
+from airflow_provider_vlm.triggers.prediction import SWEEP_MIN_IDS, SWEEP_PAGE_SIZE, PredictionTrigger
 from airflow_provider_vlm.validation import validate_against_model, validate_against_schema
 
 if TYPE_CHECKING:
@@ -332,7 +332,7 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
             verify=s.verify,
             max_connections=self.max_concurrent_polls,
         ) as client:
-            return await trigger._wait(client)
+            return await trigger.wait(client)
 
     def _submit_all(
         self, context: Context, items: list[tuple[str, Any]], state: BatchState, client: VlmClient
@@ -523,11 +523,28 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
         invalid = state.load_invalid()
         check = self._response_check(client)
 
+        ids = {
+            label: entry.record.prediction_id
+            for label, entry in state.entries.items()
+            if entry.record.clear_number == clear and entry.record.prediction_id is not None
+        }
+        try:  # a few list pages instead of one GET per input; what they miss is fetched by id
+            listed = (
+                client.find_predictions(ids.values(), SWEEP_PAGE_SIZE) if len(ids) >= SWEEP_MIN_IDS else {}
+            )
+        except VlmError as exc:
+            self.log.warning("listing predictions failed (%s); fetching them one by one", exc)
+            listed = {}
+
         def fetch(label: str) -> Prediction | None:
-            entry = state.entries.get(label)
-            if entry is None or entry.record.clear_number != clear or entry.record.prediction_id is None:
+            prediction_id = ids.get(label)
+            if prediction_id is None:
                 return None
-            return client.get_prediction(entry.record.prediction_id)
+            found = listed.get(prediction_id)
+            # A list reply that leaves out a finished prediction's response is completed by id.
+            if found is None or (found.status.is_success and found.response is None):
+                return client.get_prediction(prediction_id)
+            return found
 
         unfinished = 0
         with (
