@@ -24,7 +24,7 @@ MARKER = "VLM-RESULT "
 
 
 def airflow_env(
-    home: Path, base_url: str, api_key: str, extra: dict[str, str] | None = None
+    home: Path, base_url: str, api_key: str, extra: dict[str, str] | None = None, dags_folder: Path = DAGS
 ) -> dict[str, str]:
     conn = {
         "conn_type": "vlm",
@@ -35,7 +35,7 @@ def airflow_env(
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
@@ -95,13 +95,16 @@ def run_dag(
     conf: dict[str, Any] | None = None,
     clear_rerun: bool = False,
     timeout: float = 150.0,
+    dags_folder: Path = DAGS,
 ) -> DagResult:
+    """``dag.test()`` of ``dag_id`` from ``dags_folder`` in a child process; the DB read back."""
     argv = [sys.executable, str(Path(__file__).resolve()), dag_id, "--conf", json.dumps(conf or {})]
+    argv += ["--dags", str(dags_folder)]
     if clear_rerun:
         argv.append("--clear-rerun")
     proc = subprocess.run(
         argv,
-        env=airflow_env(home, base_url, api_key, env),
+        env=airflow_env(home, base_url, api_key, env, dags_folder),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -236,11 +239,12 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("dag_id")
     parser.add_argument("--conf", default="{}")
     parser.add_argument("--clear-rerun", action="store_true")
+    parser.add_argument("--dags", default=str(DAGS))
     args = parser.parse_args(argv)
 
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAGS))
+    bag = DagBag(dag_folder=args.dags)
     if bag.import_errors:
         print(f"import errors: {bag.import_errors}", file=sys.stderr)
         return 2

@@ -1,15 +1,13 @@
 """The chained, submit-then-sense and mapped example DAGs, end to end against the dev server.
 
-Each DAG runs with ``dag.test()`` in a fresh process (this module run as a script, see ``_child``)
-with its own ``AIRFLOW_HOME`` and ``AIRFLOW__CORE__DAGS_FOLDER`` set to the example DAGs package;
-the run's task instances and XComs come back through ``tests/dags/_harness.py``.
+Each DAG runs with ``dag.test()`` in a fresh process (``tests/dags/_harness.py``) with its own
+``AIRFLOW_HOME`` and ``AIRFLOW__CORE__DAGS_FOLDER`` set to the example DAGs package.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,21 +36,9 @@ def example_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_example(home: Path, dev: Any, dag_id: str, conf: dict[str, Any] | None = None) -> _harness.DagResult:
     """``dag.test()`` of one example DAG in a child process; fails the test when the run did not succeed."""
-    env = _harness.airflow_env(home, dev.base_url, dev.api_key, {"AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES)})
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.example_dags.test_other_examples", dag_id, json.dumps(conf or {})],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
+    result = _harness.run_dag(
+        home, dev.base_url, dev.api_key, dag_id, conf=conf, timeout=RUN_TIMEOUT, dags_folder=EXAMPLES
     )
-    result = _harness.DagResult(proc.returncode, proc.stdout + proc.stderr)
-    for line in proc.stdout.splitlines():
-        if line.startswith(_harness.MARKER):
-            data = json.loads(line[len(_harness.MARKER) :])
-            result.state, result.tasks, result.xcoms = data["state"], data["tasks"], data["xcoms"]
     assert result.returncode == 0 and result.state == "success", result.tail()
     return result
 
@@ -141,24 +127,3 @@ def test_mapped_documents_one_record_per_file(
     assert all(row["status"] == "completed" and row["id"] for row in rows)
     assert len({row["id"] for row in rows}) == len(picked)
     assert dev.stats()["predictions_created"] == len(picked)
-
-
-# --- the child process ---------------------------------------------------------------------------
-
-
-def _child(argv: list[str]) -> int:
-    """``DAG_ID CONF_JSON``: run the example DAG with ``dag.test()``, print the harness's result line."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag_id, conf = argv[0], json.loads(argv[1])
-    bag = DagBag(dag_folder=str(EXAMPLES))
-    if bag.import_errors:
-        print(f"import errors: {bag.import_errors}", file=sys.stderr)
-        return 2
-    dag_run = bag.get_dag(dag_id).test(run_conf=conf)
-    print(_harness.MARKER + json.dumps(_harness._collect(dag_id, dag_run.run_id), default=str), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1:]))

@@ -15,7 +15,7 @@ fetches; add ``--include-deferred`` to cap the predictions in flight as well.
 
 When to switch to ``GenerateBatchOperator``: for more than a few dozen documents. Every mapped
 task costs a worker start, a deferral and a resume of its own (measured on 2 cores: 1,000 mapped
-documents took 451 s against 29 s for one batch task), and a list longer than
+documents took 938 s against 31 s for one batch task), and a list longer than
 ``[core] max_map_length`` (1,024 by default) fails the mapping outright. ``list_documents``
 refuses such a list with a message that says so. ``vlm_nightly_invoices`` shows the batch form.
 
