@@ -20,11 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import signal
-import socket
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -38,8 +33,12 @@ from typing import Any
 import httpx
 import psutil
 
+from airflow_provider_vlm.devserver.process import RunningServer, running
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.cluster import LocalAirflow
+
 KEY = "bench-key"
-READY = "VLM dev server ready: "
 PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 DAG_FILE = textwrap.dedent(
@@ -86,45 +85,6 @@ DAG_FILE = textwrap.dedent(
 )
 
 
-@dataclass
-class Server:
-    base_url: str
-    api_key: str
-    process: subprocess.Popen[str]
-
-    def cpu_seconds(self) -> float:
-        return tree_cpu(psutil.Process(self.process.pid))
-
-
-@contextlib.contextmanager
-def devserver(*args: str, api_key: str = KEY) -> Iterator[Server]:
-    """The dev server on a free loopback port, until the block ends."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_vlm.devserver", "--port", "0", "--api-key", api_key, *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if not line.startswith(READY):
-            raise RuntimeError(f"dev server did not start: {line!r}")
-        yield Server(line[len(READY) :], api_key, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def tree_cpu(proc: psutil.Process) -> float:
     """CPU-seconds of a process, its live descendants and the children it has reaped."""
     total = 0.0
@@ -163,94 +123,27 @@ class Result:
         return self.wall_s / self.ideal_s
 
 
-class Airflow:
-    """The four Airflow processes on one SQLite metadata DB."""
+class Airflow(LocalAirflow):
+    """The four Airflow processes on one SQLite metadata DB, with the benchmark's DAGs."""
 
-    def __init__(self, home: Path, server: Server, parallelism: int) -> None:
-        self.home = home
-        self.port = free_port()
+    def __init__(self, home: Path, server: RunningServer, parallelism: int) -> None:
         dags = home / "dags"
         dags.mkdir(parents=True)
         (dags / "bench_dags.py").write_text(DAG_FILE)
-        self.env = {
-            **os.environ,
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": str(parallelism),
-            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2048",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.port}",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": "bench-jwt-secret-not-a-real-one",
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-        }
+        extra = {"AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2048", "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
+        super().__init__(home, dags, parallelism=parallelism, extra_env=extra)
         self.server = server
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def cli(self, *args: str) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "airflow", *args], env=self.env, check=True, capture_output=True
+    def start_benchmark(self) -> None:
+        self.start_all(self.server.base_url, KEY)
+        self.wait_for(
+            "the DAGs to be parsed", lambda: len(self.query("select dag_id from dag")) >= 2, 180, 1.0
         )
-
-    def start(self) -> None:
-        self.cli("db", "migrate")
-        self.cli(
-            "connections", "add", "vlm_default", "--conn-type", "vlm",
-            "--conn-host", self.server.base_url, "--conn-password", self.server.api_key,
-        )  # fmt: skip
-        commands = {
-            "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.port)],
-            "scheduler": ["scheduler", "--skip-serve-logs"],
-            "dag-processor": ["dag-processor"],
-            "triggerer": ["triggerer", "--skip-serve-logs"],
-        }
-        for name, args in commands.items():
-            log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", *args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.wait("the DAGs to be parsed", lambda: len(self.query("select dag_id from dag")) >= 2, 180)
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-
-    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.home / "airflow.db", timeout=30) as db:
-            return db.execute(sql, params).fetchall()
-
-    def wait(self, what: str, check: Any, timeout: float) -> Any:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            with contextlib.suppress(sqlite3.OperationalError):
-                value = check()
-                if value:
-                    return value
-            time.sleep(1.0)
-        raise TimeoutError(f"timed out waiting for {what}")
 
     def run(self, dag_id: str, conf: dict[str, Any], timeout: float) -> tuple[str, float]:
         run_id = f"bench_{int(time.time() * 1000)}"
         self.cli("dags", "trigger", dag_id, "--run-id", run_id, "--conf", json.dumps(conf))
-        rows = self.wait(
+        rows = self.wait_for(
             f"{dag_id} to finish",
             lambda: self.query(
                 "select state, (julianday(end_date) - julianday(start_date)) * 86400 from dag_run "
@@ -259,6 +152,7 @@ class Airflow:
                 run_id,
             ),
             timeout,
+            1.0,
         )
         state, wall = rows[0]
         return str(state), float(wall)
@@ -361,7 +255,7 @@ async def sweep_comparison(n: int, concurrency: int = 50) -> dict[str, float]:
 
     from airflow_provider_vlm.client import AsyncVlmClient
 
-    with devserver("--processing-time", "3600", api_key=KEY) as server:
+    with running("--processing-time", "3600", "--api-key", KEY) as server:
         async with AsyncVlmClient(KEY, server.base_url, max_connections=concurrency) as client:
             gate = asyncio.Semaphore(concurrency)
 
@@ -435,11 +329,11 @@ def main() -> int:
     results: list[Result] = []
     with (
         workdir(args.keep) as work,
-        devserver("--processing-time", str(args.processing_time), api_key=KEY) as server,
+        running("--processing-time", str(args.processing_time), "--api-key", KEY) as server,
     ):
         airflow = Airflow(work / "airflow", server, args.parallelism)
         try:
-            airflow.start()
+            airflow.start_benchmark()
             plan = [("batch", n) for n in args.batch] + [("mapped", n) for n in args.mapped]
             for pattern, n in plan:
                 print(f"running {pattern} x {n:,} ...", flush=True)
@@ -447,7 +341,7 @@ def main() -> int:
                 results.append(result)
                 print(json.dumps(asdict(result)), flush=True)
         finally:
-            airflow.stop()
+            airflow.stop_all()
             if args.keep:
                 print(f"kept {work}")
     print(table(results))

@@ -33,9 +33,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
-import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -43,7 +40,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +50,9 @@ import httpx
 import psutil
 
 from airflow_provider_vlm.devserver.process import running
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.cluster import LocalAirflow, running_airflow
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = (
@@ -203,111 +203,13 @@ class Sampler:
 # --- Airflow -----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Airflow:
-    """api-server, scheduler, dag-processor and triggerer in a throwaway AIRFLOW_HOME."""
-
-    def __init__(self, home: Path, extra_env: dict[str, str]) -> None:
-        self.home = home
-        dags = home / "dags"
-        dags.mkdir(parents=True)
-        (dags / "bench_worker_time.py").write_text(DAG_FILE)
-        self.port = _free_port()
-        self.env = {
-            **os.environ,
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "2",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.port}",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": "bench-jwt-secret-not-a-real-one",
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "PYTHONUNBUFFERED": "1",
-            **extra_env,
-        }
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def cli(self, *args: str) -> str:
-        proc = subprocess.run(
-            [sys.executable, "-m", "airflow", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"airflow {' '.join(args[:2])} failed:\n{proc.stdout}\n{proc.stderr}")
-        return proc.stdout
-
-    def start(self, name: str, *args: str) -> None:
-        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", *args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def stop_all(self) -> None:
-        for name, proc in list(self.procs.items()):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
-            del self.procs[name]
-
-    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.home / "airflow.db", timeout=30) as db:
-            return db.execute(sql, params).fetchall()
-
-    def logs(self, chars: int = 3000) -> str:
-        return "\n".join(p.read_text(errors="replace")[-chars:] for p in self.home.glob("*.log"))
-
-
 @contextlib.contextmanager
-def airflow_running(home: Path, base_url: str, extra_env: dict[str, str]) -> Iterator[Airflow]:
-    airflow = Airflow(home, extra_env)
-    try:
-        airflow.cli("db", "migrate")
-        airflow.cli(
-            "connections", "add", "vlm_default", "--conn-type", "vlm",
-            "--conn-host", base_url, "--conn-password", KEY,
-        )  # fmt: skip
-        airflow.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(airflow.port))
-        airflow.start("scheduler", "scheduler", "--skip-serve-logs")
-        airflow.start("dag-processor", "dag-processor")
-        airflow.start("triggerer", "triggerer", "--skip-serve-logs")
+def airflow_running(home: Path, base_url: str, extra_env: dict[str, str]) -> Iterator[LocalAirflow]:
+    dags = home / "dags"
+    dags.mkdir(parents=True)
+    (dags / "bench_worker_time.py").write_text(DAG_FILE)
+    with running_airflow(home, dags, base_url, KEY, extra_env=extra_env) as airflow:
         yield airflow
-    finally:
-        airflow.stop_all()
-
-
-def _wait(what: str, check: Callable[[], Any], airflow: Airflow, timeout: float) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise TimeoutError(f"timed out waiting for {what}\n{airflow.logs()}")
 
 
 def _parse_time(value: str | None) -> float | None:
@@ -332,19 +234,18 @@ class Run:
     processes: list[dict[str, float]] = field(default_factory=list)
 
 
-def run_once(airflow: Airflow, sampler: Sampler, server: Any, mode: str, index: int) -> Run:
+def run_once(airflow: LocalAirflow, sampler: Sampler, server: Any, mode: str, index: int) -> Run:
     dag_id = f"bench_{mode}"
     run_id = f"{mode}_{index}" if index >= 0 else f"{mode}_warmup"
     polls_before = _polls(server)
     airflow.cli("dags", "trigger", dag_id, "--run-id", run_id)
-    (state,) = _wait(
+    (state,) = airflow.wait_for(
         f"{dag_id} {run_id} to finish",
         lambda: airflow.query(
             "select state from dag_run where dag_id=? and run_id=? and state in ('success','failed')",
             dag_id,
             run_id,
         ),
-        airflow,
         900,
     )[0]
     ((ti_id, start, end),) = airflow.query(
@@ -442,12 +343,11 @@ def main(argv: list[str] | None = None) -> int:
     ):
         env = {"VLM_BENCH_FILE": str(args.file.resolve()), "VLM_BENCH_SDK_PYTHON": python}
         with airflow_running(Path(tmp), server.base_url, env) as airflow, Sampler() as sampler:
-            _wait(
+            airflow.wait_for(
                 "the DAGs to be parsed",
                 lambda: (
                     len(airflow.query("select dag_id from dag where dag_id like 'bench_%'")) == len(MODES)
                 ),
-                airflow,
                 180,
             )
             # Warm-up, not counted: the first task of each kind pays one-off costs (imports in the
