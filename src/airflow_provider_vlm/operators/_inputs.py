@@ -76,6 +76,18 @@ class LoadedInput:
         return {"md5": self.md5, "file_id": self.file_id, "url": self.url, "images": list(self.images)}
 
 
+def request_source(loaded: LoadedInput, media: str) -> dict[str, Any]:
+    """The client keyword that carries this input: ``url``, ``images``, ``file_id`` or ``file`` (bytes)."""
+    if loaded.url is not None:
+        return {"images": [loaded.url]} if media == "image" else {"url": loaded.url}
+    if loaded.images:
+        return {"images": list(loaded.images)}
+    if loaded.file_id is not None:
+        return {"file_id": loaded.file_id}
+    assert loaded.content is not None
+    return {"images": [loaded.content]} if media == "image" else {"file": loaded.content}
+
+
 def _read(value: Any) -> tuple[bytes, str]:
     """Bytes and file name of a path, ObjectStoragePath or URI."""
     if isinstance(value, str) and "://" in value:

@@ -20,7 +20,7 @@ from airflow_provider_vlm.client import (
     VlmInputError,
 )
 from airflow_provider_vlm.identity import fingerprint
-from airflow_provider_vlm.operators._inputs import LoadedInput
+from airflow_provider_vlm.operators._inputs import LoadedInput, request_source
 
 
 def build_config(
@@ -81,20 +81,9 @@ class Submission:
         self, client: VlmClient, loaded: LoadedInput, *, batch: bool, idempotency_key: str | None
     ) -> Prediction:
         """Upload if needed (md5 dedupe), then create the prediction with the given key."""
-        source: dict[str, Any]
-        if loaded.url is not None:
-            source = {"url": loaded.url} if self.media != "image" else {"images": [loaded.url]}
-        elif loaded.images:
-            source = {"images": list(loaded.images)}
-        elif loaded.file_id is not None:
-            source = {"file_id": loaded.file_id}
-        elif self.media == "image":
-            assert loaded.content is not None
-            source = {"images": [loaded.content]}
-        else:
-            assert loaded.content is not None
-            info = client.upload_file(loaded.content, filename=loaded.filename)
-            source = {"file_id": info.id}
+        source = request_source(loaded, self.media)
+        if "file" in source:  # upload here to keep the file's name (the client would call it upload.bin)
+            source = {"file_id": client.upload_file(source.pop("file"), filename=loaded.filename).id}
         return client.generate(
             self.media,
             domain=self.domain,

@@ -21,7 +21,7 @@ from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.identity import fingerprint
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.operators._common import seconds
-from airflow_provider_vlm.operators._inputs import check_arguments, load_input
+from airflow_provider_vlm.operators._inputs import check_arguments, load_input, request_source
 from airflow_provider_vlm.operators._submission import build_config
 from airflow_provider_vlm.operators.generate import submit_once
 from airflow_provider_vlm.retry_policy import default_retry_policy
@@ -87,15 +87,7 @@ class GenerateSchemaOperator(BaseOperator):
         loaded = load_input(file=self.file, url=self.url, images=self.images)
         config = build_config(self.config, None)
         client = self.hook.get_client()
-        source: dict[str, Any]
-        if loaded.url is not None:
-            source = {"images": [loaded.url]} if self.media == "image" else {"url": loaded.url}
-        elif loaded.images:
-            source = {"images": list(loaded.images)}
-        elif loaded.file_id is not None:
-            source = {"file_id": loaded.file_id}
-        else:
-            source = {"file": loaded.content}
+        source = request_source(loaded, self.media)
         input_fingerprint = fingerprint(
             kind="schema",
             media=self.media,
