@@ -14,14 +14,14 @@ $(STAMP): pyproject.toml
 
 ## The main job: the nightly invoice DAG against the bundled dev server (no account, no network).
 demo: $(STAMP)
-	$(BIN)/python -m airflow_provider_vlm.demo
+	PYTHONPATH=example_dags $(BIN)/python -m vlm_demo
 
 ## Lint, type-check and the whole test suite (dev server and Airflow started by the tests).
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check airflow_provider_vlm example_dags tests bench
+	$(BIN)/ruff format --check airflow_provider_vlm example_dags tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -18,6 +18,8 @@ import pytest
 from airflow_provider_vlm.devserver import process
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The example DAGs folder (also the home of the demo material, ``vlm_demo``).
+EXAMPLES = ROOT / "example_dags"
 # Real invoices live beside the project (``../shared/data/invoices``), never inside it.
 INVOICES = ROOT.parent / "shared" / "data" / "invoices"
 

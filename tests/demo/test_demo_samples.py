@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from airflow_provider_vlm.demo.samples import BAD_KINDS, FACTURX_FILENAME, generate_samples, main
-from airflow_provider_vlm.demo.validation import validate_invoice
+from vlm_demo.samples import BAD_KINDS, FACTURX_FILENAME, generate_samples, main
+from vlm_demo.validation import validate_invoice
 
 DAY = date(2026, 1, 15)
 CENT = Decimal("0.01")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_vlm.demo.validation import (
+from vlm_demo.validation import (
     REQUIRED_FIELDS,
     UNKNOWN_ISSUER,
     format_summary_table,

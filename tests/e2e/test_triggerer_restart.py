@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.cluster import LocalAirflow
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,8 +1,9 @@
-"""The README's main job: ``python -m airflow_provider_vlm.demo`` runs the nightly DAG end to end."""
+"""The README's main job: ``python -m vlm_demo`` runs the nightly DAG end to end."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import INVOICES
+from tests.conftest import EXAMPLES, INVOICES
 
 DAY = "2026-11-20"
 
@@ -20,7 +21,7 @@ def _run_demo(workdir: Path, *args: str) -> str:
         [
             sys.executable,
             "-m",
-            "airflow_provider_vlm.demo",
+            "vlm_demo",
             "--workdir",
             str(workdir),
             "--day",
@@ -32,6 +33,7 @@ def _run_demo(workdir: Path, *args: str) -> str:
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, "PYTHONPATH": str(EXAMPLES)},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout

@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-import airflow_provider_vlm.example_dags as examples
+from tests.conftest import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = Path(examples.__file__).resolve().parent
 HARNESS = ROOT / "tests" / "dags"
 if str(HARNESS) not in sys.path:
     sys.path.insert(0, str(HARNESS))
@@ -60,7 +59,7 @@ def mapped_indexes(result: _harness.DagResult, task_id: str) -> list[int]:
     ],
 )
 def test_routing_rules(text: str, domain: str | None) -> None:
-    from airflow_provider_vlm.example_dags.vlm_chained_extraction import pick_domain
+    from vlm_chained_extraction import pick_domain
 
     assert pick_domain(text) == domain
 

@@ -689,9 +689,9 @@ def generate_samples(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m airflow_provider_vlm.demo.samples OUT_DIR [options]``."""
+    """Command line: ``python -m vlm_demo.samples OUT_DIR [options]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m airflow_provider_vlm.demo.samples",
+        prog="python -m vlm_demo.samples",
         description="Generate seeded sample invoices (PDF, some with Factur-X XML) for the demo.",
     )
     parser.add_argument("out_dir", type=Path, help="folder to write <day>/INV-*.pdf and manifest.json into")

@@ -60,7 +60,7 @@ with DAG(
         assert params is not None  # injected from the task context
         if params["source"]:
             return sorted(str(path) for path in ObjectStoragePath(params["source"]).glob("*.pdf"))
-        from airflow_provider_vlm.demo.samples import generate_samples
+        from vlm_demo.samples import generate_samples
 
         return [str(sample.path) for sample in generate_samples(SAMPLES, count=3, bad=0)]
 

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from airflow_provider_vlm.demo.samples import generate_samples
 from airflow_provider_vlm.devserver import process as devserver
+from vlm_demo.samples import generate_samples
 
 DAG_ID = "vlm_nightly_invoices"
+EXAMPLES = Path(__file__).resolve().parents[1]
 API_KEY = "demo-key"
 
 
@@ -40,7 +41,7 @@ def _airflow(env: dict[str, str], log: Path, *args: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m airflow_provider_vlm.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m vlm_demo", description=__doc__)
     parser.add_argument(
         "--workdir", type=Path, default=Path(".demo"), help="where everything goes (default .demo)"
     )
@@ -73,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = {
             **os.environ,
             "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[1] / "example_dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
+            # A deployment puts the DAG bundle on sys.path; `airflow dags test` does not.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLES), os.environ.get("PYTHONPATH")])),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW_CONN_VLM_DEFAULT": json.dumps(
                 {"conn_type": "vlm", "host": server.base_url, "password": API_KEY}

@@ -79,7 +79,7 @@ with DAG(
         assert params is not None  # injected from the task context
         if params["document"]:
             return str(params["document"])
-        from airflow_provider_vlm.demo.samples import generate_samples
+        from vlm_demo.samples import generate_samples
 
         (sample,) = generate_samples(SAMPLES, count=1, bad=0)
         return str(sample.path)

@@ -62,7 +62,7 @@ with DAG(
         """The ``*.pdf`` files of ``source`` (at most ``max_map_length``), or generated samples."""
         assert params is not None  # injected from the task context
         if not params["source"]:
-            from airflow_provider_vlm.demo.samples import generate_samples
+            from vlm_demo.samples import generate_samples
 
             return [str(sample.path) for sample in generate_samples(SAMPLES, count=3, bad=0)]
         documents = sorted(str(path) for path in ObjectStoragePath(params["source"]).glob("*.pdf"))

@@ -24,8 +24,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, ObjectStoragePath, Param, task
 
-from airflow_provider_vlm.demo.validation import format_summary_table, summarize_by_issuer, validate_invoice
 from airflow_provider_vlm.operators.batch import GenerateBatchOperator
+from vlm_demo.validation import format_summary_table, summarize_by_issuer, validate_invoice
 
 _HOME = os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
 SOURCE = os.environ.get("VLM_INVOICE_SOURCE", f"file://{_HOME}/vlm_demo/inbox")

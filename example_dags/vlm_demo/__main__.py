@@ -1,0 +1,3 @@
+from vlm_demo.run import main
+
+raise SystemExit(main())
