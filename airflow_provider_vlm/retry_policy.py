@@ -16,38 +16,38 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryDecision, RetryRule
 
-from airflow_provider_vlm.client import (
-    AuthenticationError,
-    ConflictError,
-    InvalidRequestError,
-    RateLimitError,
-    ResponseValidationError,
-    VlmInputError,
-)
+from airflow_provider_vlm.client import RateLimitError
+from airflow_provider_vlm.client.errors import TaskRetry, error_classes
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
+#: Why each non-default action is taken, as the task log says it.
+_REASONS = {
+    TaskRetry.FAIL: "retrying will not help",
+    TaskRetry.RETRY: "time fixes it",
+}
+
+
 def default_rules() -> list[RetryRule]:
-    return [
-        RetryRule(
-            exception=AuthenticationError,
-            action=RetryAction.FAIL,
-            reason="the API key was rejected; retrying will not help",
-        ),
-        RetryRule(
-            exception=[VlmInputError, InvalidRequestError, ConflictError],
-            action=RetryAction.FAIL,
-            reason="the request is invalid; retrying will not help",
-        ),
-        RetryRule(
-            exception=ResponseValidationError,
-            action=RetryAction.FAIL,
-            reason="the response does not match its schema; retrying returns the same response",
-        ),
-        RetryRule(exception=RateLimitError, action=RetryAction.RETRY, reason="rate limited"),
-    ]
+    """One rule per error class whose ``task_retry`` is not the default (the error table)."""
+    rules = []
+    for cls in error_classes():
+        action = cls.task_retry
+        if action is TaskRetry.DEFAULT:
+            continue
+        doc = (cls.__doc__ or cls.__name__).strip().splitlines()[0].split(". ")[0].rstrip(".")
+        rules.append(
+            RetryRule(
+                exception=cls,
+                action=RetryAction.FAIL if action is TaskRetry.FAIL else RetryAction.RETRY,
+                reason=f"{doc}: {_REASONS[action]}",
+                # Each class has its own row in the table, subclasses included.
+                match_subclasses=False,
+            )
+        )
+    return rules
 
 
 class VlmRetryPolicy(ExceptionRetryPolicy):

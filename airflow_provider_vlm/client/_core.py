@@ -158,7 +158,7 @@ def error_from_response(call: Call, response: httpx.Response) -> VlmError:
     error: APIError
     if status in (401, 403):
         error = AuthenticationError(f"authentication failed: {message}", **kwargs)
-    elif status in (400, 422):
+    elif status in (400, 413, 415, 422):
         error = InvalidRequestError(message, **kwargs)
     elif status == 404:
         error = NotFoundError(message, **kwargs)

@@ -10,11 +10,36 @@ subclass and a wait that runs out raises a ``TimeoutError`` subclass.
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import Any, ClassVar
+
+
+class TaskRetry(str, enum.Enum):
+    """What the scheduler should do with a task that raised the error (the default retry policy)."""
+
+    FAIL = "fail"  # the next try would fail the same way: do not spend retries
+    RETRY = "retry"  # time fixes it (rate limit): retry, after ``Retry-After`` when given
+    DEFAULT = "default"  # the task's own ``retries`` decide
 
 
 class VlmError(Exception):
-    """Base class of every error raised by this package's client."""
+    """Base class of every error raised by this package's client.
+
+    The class attributes below are the one error table: the client's retries, every wait loop,
+    the batch operator and the default ``retry_policy`` all read them, none keeps its own list.
+    The table as a whole is in ``docs/retries.md``.
+    """
+
+    #: A later identical request may succeed (5xx, 429, no reply): waits tolerate it until their
+    #: deadline. Whether the client re-sends it itself is ``_retry.RetryPolicy``'s decision.
+    transient: ClassVar[bool] = False
+    #: The error is the input's (refused content, too large, unreadable file): a batch reports
+    #: that one input and goes on.
+    input_problem: ClassVar[bool] = False
+    #: A wait cannot go on: polling again gives the same answer (bad key, unknown id).
+    ends_wait: ClassVar[bool] = False
+    #: What the default ``retry_policy`` does with a task that raised it.
+    task_retry: ClassVar[TaskRetry] = TaskRetry.DEFAULT
 
     def __init__(self, message: str, *, status_code: int | None = None, request: str | None = None) -> None:
         super().__init__(message)
@@ -31,9 +56,15 @@ class VlmError(Exception):
 class VlmInputError(VlmError, ValueError):
     """An argument is wrong before anything is sent (missing file, bad URL, unknown media...)."""
 
+    input_problem = True
+    task_retry = TaskRetry.FAIL
+
 
 class ConfigurationError(VlmInputError):
     """The connection or client settings cannot work (no key, base URL not http(s)...)."""
+
+    input_problem = False  # the connection's fault, not one input's: a batch stops
+    ends_wait = True
 
 
 class APIError(VlmError):
@@ -58,21 +89,35 @@ class APIError(VlmError):
 class AuthenticationError(APIError):
     """401/403: the key is missing, wrong or revoked. Retrying will not help."""
 
+    ends_wait = True
+    task_retry = TaskRetry.FAIL
+
 
 class InvalidRequestError(APIError, ValueError):
-    """400/422: the server refused the request's content."""
+    """400/413/415/422: the server refused the request's content (or its size or type)."""
+
+    input_problem = True
+    task_retry = TaskRetry.FAIL
 
 
 class NotFoundError(APIError):
-    """404: no such prediction, file or route."""
+    """404: no such prediction, file or route. Asking again gives the same answer."""
+
+    ends_wait = True
+    task_retry = TaskRetry.FAIL
 
 
 class ConflictError(APIError):
     """409: e.g. an ``Idempotency-Key`` reused with a different request body."""
 
+    task_retry = TaskRetry.FAIL
+
 
 class RateLimitError(APIError):
     """429 (or 503 with ``Retry-After``) after the client's own retries ran out."""
+
+    transient = True
+    task_retry = TaskRetry.RETRY
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -82,6 +127,8 @@ class RateLimitError(APIError):
 class ServerError(APIError):
     """5xx after the client's own retries ran out."""
 
+    transient = True
+
 
 class ResponseFormatError(APIError):
     """The reply is not what the wire contract promises (HTML page, truncated JSON, unknown status)."""
@@ -90,13 +137,18 @@ class ResponseFormatError(APIError):
 class TransportError(VlmError):
     """No usable reply: connection refused, timeout, dropped connection."""
 
+    transient = True
+
 
 class OutcomeUnknownError(VlmError):
     """A call that creates a billed prediction failed after it may have reached the server.
 
     Whether a prediction was created is unknown. Retrying blindly could bill twice; the
-    operators settle it from their durable record and the ``Idempotency-Key``.
+    operators settle it from their durable record and the ``Idempotency-Key``, so a task retry
+    is safe.
     """
+
+    transient = True
 
     def __init__(self, message: str, *, cause: VlmError, request: str | None = None) -> None:
         super().__init__(message, status_code=cause.status_code, request=request)
@@ -128,16 +180,26 @@ class PredictionTimeoutError(VlmError, TimeoutError):
 class ResponseValidationError(VlmError, ValueError):
     """A response does not match the schema it was validated against (autocast)."""
 
+    task_retry = TaskRetry.FAIL  # the same prediction gives the same response
+
     def __init__(self, message: str, *, path: str, prediction_id: str | None = None) -> None:
         super().__init__(message)
         self.path = path
         self.prediction_id = prediction_id
 
 
-#: Errors worth retrying at the task level; authentication, input and 4xx errors are not.
-TRANSIENT_ERRORS: tuple[type[VlmError], ...] = (
-    RateLimitError,
-    ServerError,
-    TransportError,
-    OutcomeUnknownError,
-)
+
+def _subclasses(cls: type[VlmError]) -> list[type[VlmError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_subclasses(sub))
+    return found
+
+
+def error_classes() -> list[type[VlmError]]:
+    """Every error class, for tables derived from the attributes above (docs, retry rules)."""
+    return _subclasses(VlmError)
+
+
+#: Errors a wait rides out until its deadline (derived from ``transient``).
+TRANSIENT_ERRORS: tuple[type[VlmError], ...] = tuple(c for c in error_classes() if c.transient)
