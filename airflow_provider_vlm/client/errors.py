@@ -188,7 +188,6 @@ class ResponseValidationError(VlmError, ValueError):
         self.prediction_id = prediction_id
 
 
-
 def _subclasses(cls: type[VlmError]) -> list[type[VlmError]]:
     found = [cls]
     for sub in cls.__subclasses__():
