@@ -1,12 +1,15 @@
 """HTTP client of the VLM Run API: no Airflow import, usable on its own.
 
 ``VlmClient`` (blocking) and ``AsyncVlmClient`` (asyncio) share one request/response core and one
-retry policy; replies are typed pydantic models that keep unknown fields.
+retry policy; replies are typed pydantic models that keep unknown fields. Their surface is the
+official SDK's documented one: ``client.predictions``, ``client.image``, ``client.document``,
+``client.audio``, ``client.video``, ``client.files``.
 """
 
 from airflow_provider_vlm.client._retry import RetryPolicy
 from airflow_provider_vlm.client._settings import DEFAULT_BASE_URL
 from airflow_provider_vlm.client.async_ import AsyncVlmClient
+from airflow_provider_vlm.client.autocast import CastModel
 from airflow_provider_vlm.client.errors import (
     APIError,
     AuthenticationError,
@@ -30,12 +33,15 @@ from airflow_provider_vlm.client.models import (
     CreditUsage,
     DomainInfo,
     FileInfo,
+    FileResponse,
     GenerationConfig,
     Media,
     Prediction,
+    PredictionResponse,
     PredictionStatus,
     RequestMetadata,
     SchemaInfo,
+    SchemaResponse,
 )
 from airflow_provider_vlm.client.sync import VlmClient
 
@@ -45,11 +51,13 @@ __all__ = [
     "APIError",
     "AsyncVlmClient",
     "AuthenticationError",
+    "CastModel",
     "ConfigurationError",
     "ConflictError",
     "CreditUsage",
     "DomainInfo",
     "FileInfo",
+    "FileResponse",
     "GenerationConfig",
     "InvalidRequestError",
     "Media",
@@ -57,6 +65,7 @@ __all__ = [
     "OutcomeUnknownError",
     "Prediction",
     "PredictionFailedError",
+    "PredictionResponse",
     "PredictionStatus",
     "PredictionTimeoutError",
     "RateLimitError",
@@ -65,6 +74,7 @@ __all__ = [
     "ResponseValidationError",
     "RetryPolicy",
     "SchemaInfo",
+    "SchemaResponse",
     "ServerError",
     "TransportError",
     "VlmClient",

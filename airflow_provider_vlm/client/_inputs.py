@@ -98,3 +98,13 @@ def dump_options(value: BaseModel | Mapping[str, Any] | None, *, name: str) -> d
     if isinstance(value, Mapping):
         return {str(k): v for k, v in value.items() if v is not None}
     raise VlmInputError(f"{name} must be a mapping or a pydantic model, got {type(value).__name__}")
+
+
+def looks_like_file_id(value: object) -> bool:
+    """The SDK's rule for ``file="..."``: a string without a suffix names a stored file, not a path.
+
+    Narrowed here: it must also have no directory part and not be a local file.
+    """
+    if not isinstance(value, str) or not value or os.sep in value or "/" in value:
+        return False
+    return not Path(value).suffix and not Path(value).exists()

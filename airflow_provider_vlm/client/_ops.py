@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from airflow_provider_vlm.client._inputs import (
     is_http_url,
     pil_to_png,
 )
+from airflow_provider_vlm.client.autocast import CastModel, cast_response, model_from_schema
 from airflow_provider_vlm.client.errors import PredictionFailedError, PredictionTimeoutError, VlmInputError
 from airflow_provider_vlm.client.models import (
     DomainInfo,
@@ -289,3 +291,101 @@ def get_schema(
 def list_domains() -> Operation[list[DomainInfo]]:
     call = Call("GET", "/domains", route="/domains")
     return parse_list(DomainInfo, (yield call), call)
+
+
+# --- the documented surface's own operations (``client.<media>.generate(autocast=...)`` ...) --
+
+
+#: Models built for autocast, per client: ``(domain, config JSON) -> model``.
+ModelCache = dict[tuple[str, str], type[CastModel]]
+
+
+def response_model(
+    domain: str, config: GenerationConfig | Mapping[str, Any] | None, cache: ModelCache
+) -> Operation[type[CastModel]]:
+    """The domain's result as a pydantic model (``POST /schema`` once per domain and config)."""
+    dumped = dump_options(config, name="config") or {}
+    key = (domain, json.dumps(dumped, sort_keys=True, default=str))
+    if key not in cache:
+        json_schema = dumped.get("json_schema")
+        if not isinstance(json_schema, dict):
+            json_schema = (yield from get_schema(domain, config)).json_schema
+        cache[key] = model_from_schema(json_schema, domain.rsplit(".", 1)[-1])
+    return cache[key]
+
+
+def cast(
+    prediction: Prediction,
+    domain: str,
+    config: GenerationConfig | Mapping[str, Any] | None,
+    cache: ModelCache,
+) -> Operation[Prediction]:
+    """A completed prediction whose JSON response is replaced by the domain's model."""
+    if prediction.status is PredictionStatus.COMPLETED and isinstance(prediction.response, dict):
+        model = yield from response_model(domain, config, cache)
+        prediction.response = cast_response(model, prediction.response, prediction_id=prediction.id)
+    return prediction
+
+
+def generate_cast(
+    media: str,
+    *,
+    domain: str | None,
+    autocast: bool,
+    cache: ModelCache,
+    file: FileInput | None = None,
+    file_id: str | None = None,
+    url: str | None = None,
+    images: Sequence[ImageInput] | None = None,
+    model: str = "vlm-1",
+    batch: bool = False,
+    config: GenerationConfig | Mapping[str, Any] | None = None,
+    metadata: RequestMetadata | Mapping[str, Any] | None = None,
+    callback_url: str | None = None,
+    idempotency_key: str | None = None,
+) -> Operation[Prediction]:
+    """``generate``, then (``autocast``) the response as the domain's model when it is completed."""
+    if domain is None:
+        raise VlmInputError(f"{media}.generate needs a domain, e.g. domain='document.invoice'")
+    prediction = yield from generate(
+        media,
+        domain=domain,
+        file=file,
+        file_id=file_id,
+        url=url,
+        images=images,
+        model=model,
+        batch=batch,
+        config=config,
+        metadata=metadata,
+        callback_url=callback_url,
+        idempotency_key=idempotency_key,
+    )
+    if autocast:
+        prediction = yield from cast(prediction, domain, config, cache)
+    return prediction
+
+
+def wait_settled(prediction_id: str, timeout: float = 60.0, sleep: float = 1.0) -> Operation[Prediction]:
+    """The documented ``predictions.wait``: back when ``completed`` or ``failed``; out of time raises."""
+    return (yield from wait(prediction_id, timeout, sleep, raise_on_failure=False))
+
+
+
+def image_list(images: Sequence[ImageInput] | None, urls: Sequence[str] | None) -> list[ImageInput]:
+    """``images=`` or ``urls=`` of ``client.image``, as one list (checked before anything is read)."""
+    if (images is None) == (urls is None):
+        raise VlmInputError("give exactly one of images or urls")
+    if urls is not None:
+        if isinstance(urls, str):
+            raise VlmInputError("urls must be a list of http(s) URLs, not one string")
+        return [check_url(u, name="urls entry") for u in urls]
+    if isinstance(images, (str, bytes, Path)):
+        raise VlmInputError("images must be a list (of paths, PIL images, bytes or URLs)")
+    return list(images or [])
+
+
+def cached_file(file: FileInput) -> Operation[FileInfo | None]:
+    """The stored file with the same content as ``file`` (md5), or ``None``."""
+    data, _ = yield from _file_bytes(file, None)
+    return (yield from find_file(hashlib.md5(data, usedforsecurity=False).hexdigest()))

@@ -23,12 +23,21 @@ from airflow_provider_vlm.client._core import (
     read_local_file,
 )
 from airflow_provider_vlm.client._retry import RetryPolicy
+from airflow_provider_vlm.client.async_resources import (
+    AudioPredictions,
+    DocumentPredictions,
+    Files,
+    ImagePredictions,
+    Predictions,
+    VideoPredictions,
+)
 from airflow_provider_vlm.client._settings import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     ClientSettings,
 )
+from airflow_provider_vlm.client.autocast import CastModel
 from airflow_provider_vlm.client.models import (
     DomainInfo,
     FileInfo,
@@ -61,6 +70,14 @@ class AsyncVlmClient:
         self.retry_policy = retry_policy or self.settings.retry_policy()
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.AsyncClient(transport=transport, limits=limits, **self.settings.httpx_options())  # type: ignore[arg-type]
+        self._models: _ops.ModelCache = {}
+        #: The documented resources (the SDK's names); see ``docs/client.md``.
+        self.predictions = Predictions(self)
+        self.image = ImagePredictions(self)
+        self.document = DocumentPredictions(self)
+        self.audio = AudioPredictions(self)
+        self.video = VideoPredictions(self)
+        self.files = Files(self)
 
     @property
     def base_url(self) -> str:
@@ -134,7 +151,19 @@ class AsyncVlmClient:
         except StopIteration as done:
             return done.value
 
-    # --- API ---------------------------------------------------------------------------------
+    # --- the documented top-level calls (the SDK's names) ----------------------------------
+
+    async def healthcheck(self) -> bool:
+        """True when the server is up and the key is valid (else a typed error)."""
+        return await self._run(_ops.health())
+
+    async def get_type(
+        self, domain: str, config: GenerationConfig | Mapping[str, Any] | None = None
+    ) -> type[CastModel]:
+        """The domain's result as a pydantic model (what ``autocast=True`` casts to), cached per client."""
+        return await self._run(_ops.response_model(domain, config, self._models))
+
+    # --- flat methods, kept until their callers use the resources above --------------------
 
     async def health(self) -> bool:
         return await self._run(_ops.health())

@@ -17,7 +17,11 @@ MEDIA: tuple[str, ...] = ("image", "document", "audio", "video")
 
 
 class PredictionStatus(str, enum.Enum):
-    """The one source of truth for prediction states."""
+    """The one source of truth for prediction states.
+
+    A member is its wire string: ``status == "completed"``, ``status in ["completed", "failed"]``
+    and ``f"{status}"`` all read as the documentation's strings.
+    """
 
     ENQUEUED = "enqueued"
     PENDING = "pending"
@@ -25,6 +29,12 @@ class PredictionStatus(str, enum.Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     PAUSED = "paused"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
     @property
     def is_terminal(self) -> bool:
@@ -45,10 +55,16 @@ class _Reply(BaseModel):
 class CreditUsage(_Reply):
     elements_processed: int | None = None
     element_type: str | None = None
-    credits_used: float | None = None
+    #: Whole credits, as documented; a fractional value from a server is kept as a float.
+    credits_used: int | float | None = None
 
 
 class Prediction(_Reply):
+    """A prediction as the API reports it (the SDK calls it ``PredictionResponse``).
+
+    ``response`` is the JSON result, or a pydantic model when the call asked for ``autocast``.
+    """
+
     id: str
     status: PredictionStatus
     type: str | None = None
@@ -68,7 +84,7 @@ class Prediction(_Reply):
             "domain": self.domain,
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "completed_at": self.completed_at.isoformat() if self.completed_at else None,
-            "response": self.response,
+            "response": response_json(self.response),
             "usage": self.usage.model_dump(mode="json", exclude_none=False),
         }
 
@@ -87,6 +103,17 @@ class Prediction(_Reply):
         if isinstance(self.response, dict) and isinstance(self.response.get("error"), str):
             return str(self.response["error"])
         return "the server gave no reason"
+
+
+#: The official SDK's name for a prediction.
+PredictionResponse = Prediction
+
+
+def response_json(response: Any) -> Any:
+    """The JSON form of a response, whether it was autocast to a model or not."""
+    if isinstance(response, BaseModel):
+        return response.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return response
 
 
 class FileInfo(_Reply):
@@ -110,6 +137,11 @@ class SchemaInfo(_Reply):
 
 class DomainInfo(_Reply):
     domain: str
+
+
+#: The official SDK's names for these replies.
+FileResponse = FileInfo
+SchemaResponse = SchemaInfo
 
 
 class GenerationConfig(_Reply):

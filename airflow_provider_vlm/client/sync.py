@@ -22,12 +22,21 @@ from airflow_provider_vlm.client._core import (
     read_local_file,
 )
 from airflow_provider_vlm.client._retry import RetryPolicy
+from airflow_provider_vlm.client.resources import (
+    AudioPredictions,
+    DocumentPredictions,
+    Files,
+    ImagePredictions,
+    Predictions,
+    VideoPredictions,
+)
 from airflow_provider_vlm.client._settings import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     ClientSettings,
 )
+from airflow_provider_vlm.client.autocast import CastModel
 from airflow_provider_vlm.client.models import (
     DomainInfo,
     FileInfo,
@@ -58,6 +67,14 @@ class VlmClient:
         self.settings = ClientSettings(api_key, base_url, timeout, max_retries, verify)
         self.retry_policy = retry_policy or self.settings.retry_policy()
         self._http = httpx.Client(transport=transport, **self.settings.httpx_options())  # type: ignore[arg-type]
+        self._models: _ops.ModelCache = {}
+        #: The documented resources (the SDK's names); see ``docs/client.md``.
+        self.predictions = Predictions(self)
+        self.image = ImagePredictions(self)
+        self.document = DocumentPredictions(self)
+        self.audio = AudioPredictions(self)
+        self.video = VideoPredictions(self)
+        self.files = Files(self)
 
     @property
     def base_url(self) -> str:
@@ -131,7 +148,19 @@ class VlmClient:
         except StopIteration as done:
             return done.value
 
-    # --- API ---------------------------------------------------------------------------------
+    # --- the documented top-level calls (the SDK's names) ----------------------------------
+
+    def healthcheck(self) -> bool:
+        """True when the server is up and the key is valid (else a typed error)."""
+        return self._run(_ops.health())
+
+    def get_type(
+        self, domain: str, config: GenerationConfig | Mapping[str, Any] | None = None
+    ) -> type[CastModel]:
+        """The domain's result as a pydantic model (what ``autocast=True`` casts to), cached per client."""
+        return self._run(_ops.response_model(domain, config, self._models))
+
+    # --- flat methods, kept until their callers use the resources above --------------------
 
     def health(self) -> bool:
         """True when the server is up and the key is valid (else a typed error)."""
