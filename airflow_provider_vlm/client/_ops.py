@@ -371,7 +371,6 @@ def wait_settled(prediction_id: str, timeout: float = 60.0, sleep: float = 1.0) 
     return (yield from wait(prediction_id, timeout, sleep, raise_on_failure=False))
 
 
-
 def image_list(images: Sequence[ImageInput] | None, urls: Sequence[str] | None) -> list[ImageInput]:
     """``images=`` or ``urls=`` of ``client.image``, as one list (checked before anything is read)."""
     if (images is None) == (urls is None):

@@ -23,6 +23,12 @@ from airflow_provider_vlm.client._core import (
     read_local_file,
 )
 from airflow_provider_vlm.client._retry import RetryPolicy
+from airflow_provider_vlm.client._settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ClientSettings,
+)
 from airflow_provider_vlm.client.async_resources import (
     AudioPredictions,
     DocumentPredictions,
@@ -30,12 +36,6 @@ from airflow_provider_vlm.client.async_resources import (
     ImagePredictions,
     Predictions,
     VideoPredictions,
-)
-from airflow_provider_vlm.client._settings import (
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
-    ClientSettings,
 )
 from airflow_provider_vlm.client.autocast import CastModel
 from airflow_provider_vlm.client.models import (

@@ -5,9 +5,9 @@ A test compares the two modules' classes, methods and signatures, so they cannot
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from airflow_provider_vlm.client import _ops
 from airflow_provider_vlm.client.models import FileInfo, Prediction
@@ -15,6 +15,7 @@ from airflow_provider_vlm.client.resources import Config, FileArg, Metadata, fil
 
 if TYPE_CHECKING:
     from airflow_provider_vlm.client.async_ import AsyncVlmClient
+
 
 class Predictions:
     """``client.predictions``: read, list and wait for predictions of every media."""

@@ -21,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from airflow_provider_vlm.client.errors import ResponseValidationError
 
-_SCALARS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "null": type(None)}
+_SCALARS: dict[str, Any] = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "null": type(None),
+}
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 

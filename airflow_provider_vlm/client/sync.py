@@ -22,14 +22,6 @@ from airflow_provider_vlm.client._core import (
     read_local_file,
 )
 from airflow_provider_vlm.client._retry import RetryPolicy
-from airflow_provider_vlm.client.resources import (
-    AudioPredictions,
-    DocumentPredictions,
-    Files,
-    ImagePredictions,
-    Predictions,
-    VideoPredictions,
-)
 from airflow_provider_vlm.client._settings import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -44,6 +36,14 @@ from airflow_provider_vlm.client.models import (
     Prediction,
     RequestMetadata,
     SchemaInfo,
+)
+from airflow_provider_vlm.client.resources import (
+    AudioPredictions,
+    DocumentPredictions,
+    Files,
+    ImagePredictions,
+    Predictions,
+    VideoPredictions,
 )
 
 T = TypeVar("T")

@@ -154,7 +154,7 @@ def test_list_predictions(client, prediction_id) -> None:
     assert 1 <= len(lines(out)) <= 10
     assert lines(out)[0] == f"{prediction_id}: completed (document)"
     for line in lines(out):
-        pid, status, media = re.fullmatch(r"(\S+): (\w+) \((\w+)\)", line).groups()  # type: ignore[union-attr]
+        _pid, status, media = re.fullmatch(r"(\S+): (\w+) \((\w+)\)", line).groups()  # type: ignore[union-attr]
         assert status in STATUSES and media in ("image", "document", "audio", "video")
 
 
@@ -265,4 +265,3 @@ def test_response_structure_matches_the_page() -> None:
     assert set(namespace["CreditUsage"].model_fields) <= set(CreditUsage.model_fields)
     status = namespace["PredictionResponse"].model_fields["status"].annotation
     assert set(status.__args__) == STATUSES
-
