@@ -42,14 +42,14 @@ def test_bad_settings(kwargs, message) -> None:
 
 def test_wrong_key_is_an_authentication_error(dev) -> None:
     with VlmClient("wrong-key", dev.base_url) as client, pytest.raises(AuthenticationError) as info:
-        client.health()
+        client.healthcheck()
     assert info.value.status_code == 401
     assert "wrong-key" not in str(info.value)
 
 
 def test_unknown_prediction_is_not_found(client) -> None:
     with pytest.raises(NotFoundError) as info:
-        client.get_prediction("does-not-exist")
+        client.predictions.get("does-not-exist")
     assert info.value.status_code == 404
     assert "GET /predictions/{id}" in str(info.value)
 
@@ -58,29 +58,24 @@ def test_unknown_prediction_is_not_found(client) -> None:
     ("call", "message"),
     [
         (
-            lambda c, p, t: c.generate("document", domain="document.invoice", file=t / "missing.pdf"),
+            lambda c, p, t: c.document.generate(file=t / "missing.pdf", domain="document.invoice"),
             "file not found",
         ),
-        (lambda c, p, t: c.generate("document", domain="document.invoice", file=t), "directory"),
+        (lambda c, p, t: c.document.generate(file=t, domain="document.invoice"), "directory"),
         (
-            lambda c, p, t: c.generate(
-                "document", domain="document.invoice", file=p, url="https://x.test/a.pdf"
+            lambda c, p, t: c.document.generate(
+                file=p, url="https://x.test/a.pdf", domain="document.invoice"
             ),
             "exactly one",
         ),
-        (lambda c, p, t: c.generate("document", domain="document.invoice"), "exactly one"),
-        (lambda c, p, t: c.generate("image", domain="image.caption", images=[]), "images is empty"),
-        (lambda c, p, t: c.generate("document", domain="document.invoice", url="ftp://x.test/a.pdf"), "http"),
-        (lambda c, p, t: c.generate("document", domain="document.invoice", url="not a url"), "http"),
-        (lambda c, p, t: c.generate("hologram", domain="document.invoice", file=p), "unknown media"),
-        (lambda c, p, t: c.generate("document", domain="Invoice", file=p), "malformed domain"),
-        (
-            lambda c, p, t: c.generate("document", domain="document.invoice", images=[p]),
-            "only for media='image'",
-        ),
-        (lambda c, p, t: c.generate("document", domain="document.invoice", file=b""), "empty"),
-        (lambda c, p, t: c.get_prediction(""), "prediction_id"),
-        (lambda c, p, t: c.list_predictions(skip=-1), "skip"),
+        (lambda c, p, t: c.document.generate(domain="document.invoice"), "exactly one"),
+        (lambda c, p, t: c.image.generate("image.caption", images=[]), "images is empty"),
+        (lambda c, p, t: c.document.generate(url="ftp://x.test/a.pdf", domain="document.invoice"), "http"),
+        (lambda c, p, t: c.document.generate(url="not a url", domain="document.invoice"), "http"),
+        (lambda c, p, t: c.document.generate(file=p, domain="Invoice"), "malformed domain"),
+        (lambda c, p, t: c.document.generate(file=b"", domain="document.invoice"), "empty"),
+        (lambda c, p, t: c.predictions.get(""), "prediction_id"),
+        (lambda c, p, t: c.predictions.list(skip=-1), "skip"),
     ],
 )
 def test_bad_arguments_fail_before_sending(dev, invoice_pdf, tmp_path, call, message) -> None:
@@ -100,20 +95,20 @@ def test_unreadable_file(dev, tmp_path) -> None:
     locked.write_bytes(b"%PDF-1.4")
     locked.chmod(0)
     with VlmClient(dev.api_key, dev.base_url) as client, pytest.raises(VlmInputError, match="cannot read"):
-        client.generate("document", domain="document.invoice", file=locked)
+        client.document.generate(file=locked, domain="document.invoice")
 
 
 def test_html_error_page() -> None:
     page = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
     with _mock_client(lambda r: httpx.Response(502, html=page)) as client, pytest.raises(Exception) as info:
-        client.get_prediction("p1")
+        client.predictions.get("p1")
     assert "HTML page" in str(info.value) and "502 Bad Gateway" in str(info.value)
 
 
 def test_html_instead_of_json_says_check_the_base_url() -> None:
     with _mock_client(lambda r: httpx.Response(200, html="<html><title>Login</title></html>")) as client:
         with pytest.raises(ResponseFormatError, match="base URL"):
-            client.get_prediction("p1")
+            client.predictions.get("p1")
 
 
 def test_truncated_json() -> None:
@@ -124,25 +119,25 @@ def test_truncated_json() -> None:
         ) as client,
         pytest.raises(ResponseFormatError, match="not valid JSON"),
     ):
-        client.get_prediction("p1")
+        client.predictions.get("p1")
 
 
 def test_unknown_status_value() -> None:
     with _mock_client(lambda r: httpx.Response(200, json={"id": "p1", "status": "exploded"})) as client:
         with pytest.raises(ResponseFormatError, match="unknown prediction status 'exploded'"):
-            client.get_prediction("p1")
+            client.predictions.get("p1")
 
 
 def test_missing_required_field() -> None:
     with _mock_client(lambda r: httpx.Response(200, json={"status": "completed"})) as client:
         with pytest.raises(ResponseFormatError, match="missing the required field 'id'"):
-            client.get_prediction("p1")
+            client.predictions.get("p1")
 
 
 def test_unknown_fields_are_kept_and_type_filled_from_the_route() -> None:
     reply = {"id": "p1", "status": "completed", "usage": {"credits_used": 2, "new_meter": 7}, "region": "eu"}
     with _mock_client(lambda r: httpx.Response(201, json=reply)) as client:
-        prediction = client.generate("document", domain="document.invoice", url="https://x.test/a.pdf")
+        prediction = client.document.generate(url="https://x.test/a.pdf", domain="document.invoice")
     assert isinstance(prediction, Prediction)
     assert prediction.model_extra == {"region": "eu"}
     assert prediction.usage.model_extra == {"new_meter": 7}
@@ -156,7 +151,7 @@ def test_error_body_shapes() -> None:
         ) as client,
         pytest.raises(InvalidRequestError, match="domain: bad"),
     ):
-        client.get_prediction("p1")
+        client.predictions.get("p1")
     with (
         _mock_client(
             lambda r: httpx.Response(
@@ -165,5 +160,5 @@ def test_error_body_shapes() -> None:
         ) as client,
         pytest.raises(NotFoundError, match="no such thing") as info,
     ):
-        client.get_prediction("p1")
+        client.predictions.get("p1")
     assert info.value.error_type == "not_found" and info.value.error_id == "e1"

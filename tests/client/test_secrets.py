@@ -25,13 +25,15 @@ def test_errors_and_logs_never_carry_the_key(dev, caplog) -> None:
     policy = RetryPolicy(max_retries=2, backoff_base=0.01)
     with VlmClient(SECRET, dev.base_url, retry_policy=policy) as client:
         with pytest.raises(VlmError) as info:
-            client.health()  # wrong key: 401
+            client.healthcheck()  # wrong key: 401
         messages += [str(info.value), repr(info.value), repr(info.value.__dict__)]
     with VlmClient(dev.api_key, dev.base_url, retry_policy=policy) as good:
-        prediction = good.generate("document", domain="document.markdown", url="https://x.test/a.pdf")
+        prediction = good.document.generate(
+            url="https://x.test/a.pdf", domain="document.markdown", batch=True
+        )
     dev.faults(rules=[{"method": "GET", "path": "/predictions/*", "status": 503, "count": 10}])
     with VlmClient(SECRET, dev.base_url, retry_policy=policy) as client, pytest.raises(VlmError) as info:
-        client.get_prediction(prediction.id)
+        client.predictions.get(prediction.id)
     messages += [str(info.value), repr(info.value.__dict__)]
     assert "retry" in caplog.text
     for text in [*messages, caplog.text]:
