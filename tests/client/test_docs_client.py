@@ -1,0 +1,74 @@
+"""Every example of ``docs/client.md`` runs, in order, on the hook's client against the dev server."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import INVOICES, ROOT
+
+DOC = ROOT / "docs" / "client.md"
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+ZUGFERD = INVOICES / "zugferd" / "correct"
+EINFACH = "XML-Rechnung__FX__EN16931_Einfach.pdf"
+
+
+def test_every_client_doc_example_runs(dev, tmp_path: Path, monkeypatch) -> None:
+    from PIL import Image
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_VLM_DEFAULT",
+        json.dumps({"conn_type": "vlm", "host": dev.base_url, "password": dev.api_key}),
+    )
+    (tmp_path / "invoice.pdf").symlink_to(ZUGFERD / EINFACH)
+    (tmp_path / "credit-note.pdf").symlink_to(ZUGFERD / "XML-Rechnung__FX__EN16931_Gutschrift.pdf")
+    with Image.open(INVOICES / "invoice2data" / "AmazonWebServices.png") as png:
+        png.convert("RGB").save(tmp_path / "image.jpg", format="JPEG")
+    monkeypatch.chdir(tmp_path)
+
+    namespace: dict[str, Any] = {"__builtins__": builtins}
+    out = io.StringIO()
+    blocks = BLOCK.findall(DOC.read_text())
+    with contextlib.redirect_stdout(out):
+        for number, source in enumerate(blocks, start=1):
+            exec(compile(source, f"docs/client.md#{number}", "exec", dont_inherit=True), namespace)
+    namespace["client"].close()
+    printed = out.getvalue().splitlines()
+
+    expected = [
+        r"\S+: completed",  # submit
+        r"Status: completed",
+        r"\S+: \w+ \((image|document|audio|video)\)",
+        r"completed at \d{4}-\d\d-\d\d .*",
+        r"\S+ completed \d{4}-.* document",
+        r"Result: 529.87",
+        r"True True",
+        r"True",  # find
+        r"Success! Total: 529.87",
+        r"still (enqueued|pending|running) after 0.01s",
+        r"image completed True",
+        r"document audio video completed",
+        r"True",  # cached file
+        rf"{(ZUGFERD / EINFACH).stat().st_size} True",  # the stored file is the invoice
+        r"True",  # domains
+        r"\['amount_paid', 'balance_due'\] Invoice",
+        r"True",  # healthcheck
+        r"Invoice number: 471102",
+        r"Total: 529.87",
+        r"True",  # dict form
+        r"Issuer: .+",
+        r"2 of 2 completed",
+        r"Invalid parameters: file not found: missing.pdf",
+        r"completed",  # tqdm
+        r"completed True",  # async
+    ]
+    listed = [line for line in printed if re.fullmatch(expected[2], line)]
+    printed = [line for line in printed if line not in listed[1:]]  # the list example prints up to 10 lines
+    assert len(printed) == len(expected), printed
+    for line, pattern in zip(printed, expected, strict=True):
+        assert re.fullmatch(pattern, line), (line, pattern)
