@@ -22,6 +22,7 @@ from airflow_provider_vlm.client._core import (
     interpret,
     read_local_file,
 )
+from airflow_provider_vlm.client._inputs import check_media
 from airflow_provider_vlm.client._retry import RetryPolicy
 from airflow_provider_vlm.client._settings import (
     DEFAULT_BASE_URL,
@@ -32,6 +33,7 @@ from airflow_provider_vlm.client._settings import (
 from airflow_provider_vlm.client.async_resources import (
     AudioPredictions,
     DocumentPredictions,
+    FilePredictions,
     Files,
     ImagePredictions,
     Predictions,
@@ -162,6 +164,16 @@ class AsyncVlmClient:
     ) -> type[CastModel]:
         """The domain's result as a pydantic model (what ``autocast=True`` casts to), cached per client."""
         return await self._run(_ops.response_model(domain, config, self._models))
+
+    def for_media(self, media: str) -> ImagePredictions | FilePredictions:
+        """The resource of a media name (``"document"`` gives ``client.document``), for media held as data."""
+        resources: dict[str, ImagePredictions | FilePredictions] = {
+            "image": self.image,
+            "document": self.document,
+            "audio": self.audio,
+            "video": self.video,
+        }
+        return resources[check_media(media)]
 
     # --- flat methods, kept until their callers use the resources above --------------------
 

@@ -19,7 +19,7 @@ from airflow_provider_vlm.client import (
 from tests.client.conftest import route_count
 
 RESOURCES = ("predictions", "image", "document", "audio", "video", "files")
-TOP_LEVEL = ("healthcheck", "get_schema", "list_domains", "get_type")
+TOP_LEVEL = ("healthcheck", "get_schema", "list_domains", "get_type", "for_media")
 
 
 def _public_methods(obj: object) -> dict[str, inspect.Signature]:
@@ -149,6 +149,12 @@ def test_bad_arguments_are_value_errors(dev, call, message) -> None:
             call(client)
         assert isinstance(caught.value, VlmInputError)
         assert route_count(dev.stats(), "POST /document/generate") == 0
+
+
+def test_for_media_names_the_resource(client: VlmClient) -> None:
+    assert client.for_media("image") is client.image and client.for_media("video") is client.video
+    with pytest.raises(VlmInputError, match="unknown media"):
+        client.for_media("hologram")
 
 
 def test_healthcheck_and_domains(client: VlmClient) -> None:
