@@ -79,6 +79,7 @@ class ImagePredictions(Predictions):
         *,
         idempotency_key: str | None = None,
     ) -> Prediction:
+        """A prediction from images; ``autocast`` casts a completed response to the domain's model."""
         return self._client._run(
             _ops.generate_cast(
                 "image",
@@ -136,6 +137,7 @@ class FilePredictions(Predictions):
         file_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Prediction:
+        """A prediction from one file or URL (a local file is uploaded once, by md5); see ``ImagePredictions``."""
         return self._client._run(
             _ops.generate_cast(
                 self.media,
