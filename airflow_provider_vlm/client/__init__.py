@@ -22,6 +22,7 @@ from airflow_provider_vlm.client.errors import (
     ResponseValidationError,
     ServerError,
     TransportError,
+    UnknownDomainError,
     VlmError,
     VlmInputError,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "SchemaInfo",
     "ServerError",
     "TransportError",
+    "UnknownDomainError",
     "VlmClient",
     "VlmError",
     "VlmInputError",
