@@ -79,6 +79,8 @@ class DevServer:
         if key and (existing := self.store.prediction_by_key(key)) is not None:
             return await self._replay(existing, key, fingerprint)
         domain = check_domain(body.domain)
+        if body.callback_url is not None and not body.callback_url.startswith(("http://", "https://")):
+            raise ApiError(400, f"'callback_url' must be an http(s) URL, got {body.callback_url[:80]!r}")
         if isinstance(body, ImageGenerateBody):
             inp = image_input(domain, body.images, body.config)
         else:

@@ -129,9 +129,14 @@ def _is_object(node: dict[str, Any]) -> bool:
     return node.get("type") == "object" or "properties" in node
 
 
+#: Nesting depth past which a required self-referencing object is cut short (``{}``).
+MAX_DEPTH = 16
+
+
 class _Filler:
     def __init__(self, root: dict[str, Any]) -> None:
         self.root = root
+        self.depth = 0
 
     def deref(self, node: dict[str, Any]) -> dict[str, Any]:
         """Follow ``$ref`` (local) and a lone ``allOf``, keeping sibling keywords."""
@@ -259,7 +264,15 @@ class _Filler:
             return node["examples"][0]
         kind = _kind(node)
         if kind == "object":
-            return {name: self.fill(child, _MISSING)[0] for name, child in node.get("properties", {}).items()}
+            if self.depth >= MAX_DEPTH:
+                return {}
+            self.depth += 1
+            try:
+                return {
+                    name: self.fill(child, _MISSING)[0] for name, child in node.get("properties", {}).items()
+                }
+            finally:
+                self.depth -= 1
         if kind == "array":
             count = int(node.get("minItems", 0))
             items: dict[str, Any] = node["items"] if isinstance(node.get("items"), dict) else {}

@@ -139,3 +139,11 @@ def test_a_failed_callback_is_tried_again(dev: Any, api: httpx.Client) -> None:
         assert dev.stats()["callbacks"]["failed_attempts"] == 2
     finally:
         hook.close()
+
+
+def test_a_callback_url_that_is_not_http_is_refused(dev: Any, api: httpx.Client) -> None:
+    file_id = upload(api, make_pdf(["Invoice 10"]))["id"]
+    body = {"file_id": file_id, "domain": "document.invoice", "callback_url": "ftp://example.com/hook"}
+    answer = api.post("/document/generate", json=body)
+    assert answer.status_code == 400 and "callback_url" in answer.json()["error"]["message"]
+    assert dev.stats()["predictions_created"] == 0

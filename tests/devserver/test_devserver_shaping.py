@@ -164,3 +164,25 @@ def test_extracted_values_are_fitted_to_the_field_type() -> None:
         "currencyCode": "EUR",
     }
     assert report.extracted == ["total", "quantity", "invoiceDate", "currencyCode"]
+
+
+def test_a_required_self_reference_ends() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"node": {"$ref": "#/$defs/Node"}},
+        "required": ["node"],
+        "$defs": {
+            "Node": {
+                "type": "object",
+                "properties": {"child": {"$ref": "#/$defs/Node"}},
+                "required": ["child"],
+            }
+        },
+    }
+    value, report = shaping.conform(schema, None)
+    assert report.typed == ["node"]
+    depth = 0
+    node = value["node"]
+    while node:
+        node, depth = node["child"], depth + 1
+    assert depth == shaping.MAX_DEPTH
