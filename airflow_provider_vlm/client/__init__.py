@@ -25,6 +25,7 @@ from airflow_provider_vlm.client.errors import (
     ResponseValidationError,
     ServerError,
     TransportError,
+    UnknownDomainError,
     VlmError,
     VlmInputError,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "SchemaResponse",
     "ServerError",
     "TransportError",
+    "UnknownDomainError",
     "VlmClient",
     "VlmError",
     "VlmInputError",

@@ -188,6 +188,16 @@ class ResponseValidationError(VlmError, ValueError):
         self.prediction_id = prediction_id
 
 
+class UnknownDomainError(VlmInputError):
+    """The server does not know the domain (a typo, usually): found before anything is billed."""
+
+    def __init__(self, domain: str, suggestions: list[str] | None = None) -> None:
+        self.domain = domain
+        self.suggestions = list(suggestions or [])
+        hint = f"; did you mean {' or '.join(repr(s) for s in self.suggestions)}?" if self.suggestions else ""
+        super().__init__(f"unknown domain {domain!r}{hint}")
+
+
 def _subclasses(cls: type[VlmError]) -> list[type[VlmError]]:
     found = [cls]
     for sub in cls.__subclasses__():

@@ -78,6 +78,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Retry-After of injected 429s (default 1)",
     )
     faults.add_argument(
+        "--retry-after-http-date",
+        action="store_true",
+        help="send Retry-After as an HTTP date instead of seconds",
+    )
+    faults.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="new predictions report 'paused' for this long before they go on",
+    )
+    faults.add_argument(
         "--drop-rate",
         type=float,
         default=0.0,
@@ -120,6 +132,8 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         drop_rate=args.drop_rate,
         methods=args.fault_methods,
         drop_after_create=args.drop_after_create,
+        pause=args.pause,
+        retry_after_http_date=args.retry_after_http_date,
     )
     return ServerConfig(
         api_keys=args.api_keys or [DEFAULT_API_KEY],

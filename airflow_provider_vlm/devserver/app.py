@@ -19,15 +19,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from . import domains, engines
+from . import catalog, domains, engines
 from .bodies import (
     DomainSchemaBody,
     FileGenerateBody,
     FileSchemaBody,
+    HubSchemaBody,
     ImageGenerateBody,
     ImageSchemaBody,
     ResetBody,
 )
+from .callbacks import Callbacks
 from .clock import now
 from .config import ServerConfig
 from .connections import ConnectionDropper
@@ -45,6 +47,8 @@ MEDIA = ("image", "document", "audio", "video")
 FILE_MEDIA = ("document", "audio", "video")
 PURPOSES = ("fine-tune", "assistants", "assistants_output", "batch", "batch_output", "vision", "datasets")
 MAX_PAGE = 1000
+#: The one model the dev server offers (the API's default).
+MODEL = "vlm-1"
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -61,6 +65,8 @@ class DevServer:
         self.store = store if store is not None else open_store(config.state)
         self.faults = Faults(config.faults, config.seed, config.processing_time)
         self.stats = Stats()
+        self.callbacks = Callbacks()
+        catalog.domains()  # load the catalog now, not on the first request
 
     # --- predictions ---------------------------------------------------------------------
 
@@ -73,6 +79,8 @@ class DevServer:
         if key and (existing := self.store.prediction_by_key(key)) is not None:
             return await self._replay(existing, key, fingerprint)
         domain = check_domain(body.domain)
+        if body.callback_url is not None and not body.callback_url.startswith(("http://", "https://")):
+            raise ApiError(400, f"'callback_url' must be an http(s) URL, got {body.callback_url[:80]!r}")
         if isinstance(body, ImageGenerateBody):
             inp = image_input(domain, body.images, body.config)
         else:
@@ -85,21 +93,25 @@ class DevServer:
         # A request with the same key may have created the prediction while the engine ran.
         if key and (existing := self.store.prediction_by_key(key)) is not None:
             return await self._replay(existing, key, fingerprint)
+        pause = self.faults.settings.pause
         record = PredictionRecord(
             id=str(uuid.uuid4()),
             media=media,
             domain=domain,
             created_at=created,
-            ready_at=max(created + self.faults.processing_time, now()),
+            ready_at=max(created + pause + self.faults.processing_time, now()),
             batch=body.batch,
             response=result.response,
             message=result.message,
             usage=result.usage,
             idempotency_key=key or "",
             fingerprint=fingerprint,
+            paused_until=created + pause if pause else 0.0,
+            callback_url=body.callback_url,
         )
         self.store.add_prediction(record)
         self.stats.prediction_created(key or "")
+        self.callbacks.schedule(record)
         return await self._answer(record)
 
     async def _replay(self, existing: PredictionRecord, key: str, fingerprint: str) -> Response:
@@ -231,8 +243,29 @@ def _api_router(server: DevServer) -> APIRouter:
         custom = (body.config or {}).get("json_schema")
         schema = custom if isinstance(custom, dict) else domains.json_schema(body.domain)
         if schema is None:
-            raise ApiError(404, f"unknown domain {body.domain!r}; GET /domains lists the known ones")
+            raise ApiError(404, catalog.unknown_message(body.domain))
         return json_response(domains.schema_response(body.domain, schema))
+
+    # The SDK's hub routes (``client.hub``) and model list (``client.models.list()``).
+
+    @router.get("/hub/info")
+    async def hub_info() -> Response:
+        return json_response({"version": catalog.hub_version()})
+
+    @router.get("/hub/domains")
+    async def hub_domains() -> Response:
+        return json_response([d.hub_info() for d in catalog.hub_domains()])
+
+    @router.post("/hub/schema")
+    async def hub_schema(body: HubSchemaBody) -> Response:
+        entry = catalog.get(body.domain)
+        if entry is None or entry.source != "hub":
+            raise ApiError(404, catalog.unknown_message(body.domain))
+        return json_response(domains.schema_response(entry.name, entry.json_schema))
+
+    @router.get("/models")
+    async def list_models() -> Response:
+        return json_response([{"model": MODEL, "domain": d} for d in catalog.known()])
 
     @router.get("/predictions/{id}")
     async def get_prediction(id: str) -> Response:
@@ -282,13 +315,14 @@ def _admin_router(server: DevServer) -> APIRouter:
         state = bool(body and body.state)
         server.faults.reset()
         server.stats.reset()
+        server.callbacks.reset_counts()
         if state:
             server.store.clear()
         return json_response({"reset": True, "state": state, "faults": server.faults.to_wire()})
 
     @router.get("/stats")
     async def stats() -> Response:
-        return json_response(server.stats.to_wire())
+        return json_response({**server.stats.to_wire(), "callbacks": server.callbacks.to_wire()})
 
     return router
 

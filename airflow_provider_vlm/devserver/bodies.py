@@ -50,6 +50,13 @@ class DomainSchemaBody(_Body):
     config: dict[str, Any] | None = None
 
 
+class HubSchemaBody(_Body):
+    """``POST /hub/schema``: the SDK sends ``gql_stmt`` too (null unless given); it selects nothing here."""
+
+    domain: str
+    gql_stmt: str | None = None
+
+
 class ResetBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -1,41 +1,35 @@
-"""Domain schemas shipped as JSON files in ``schemas/``, and what is derived from them."""
+"""What is derived from a domain's JSON schema: the SchemaResponse, its GraphQL selection, an
+empty instance. The schemas themselves come from ``catalog``."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
-SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
-SCHEMA_VERSION = "1.0.0"
-
-
-@functools.lru_cache(maxsize=1)
-def _schemas() -> dict[str, dict[str, Any]]:
-    return {
-        path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(SCHEMA_DIR.glob("*.json"))
-    }
+from . import catalog
 
 
 def known_domains() -> list[str]:
     """Domains whose schema the server knows, sorted."""
-    return sorted(_schemas())
+    return catalog.known()
 
 
 def json_schema(domain: str) -> dict[str, Any] | None:
     """The JSON schema of ``domain``, or None when the server does not know it."""
-    return _schemas().get(domain)
+    entry = catalog.get(domain)
+    return entry.json_schema if entry is not None else None
 
 
 def schema_response(domain: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """The API's SchemaResponse for a schema."""
+    """The API's SchemaResponse for a schema (the catalog's version when it is the domain's own)."""
     canonical = json.dumps(schema, sort_keys=True, separators=(",", ":"))
+    entry = catalog.get(domain)
+    own = entry is not None and entry.json_schema is schema
     return {
         "domain": domain,
-        "description": schema.get("description"),
-        "schema_version": SCHEMA_VERSION,
+        "description": schema.get("description") or (entry.description if own and entry else None),
+        "schema_version": entry.version if own and entry else catalog.PLATFORM_SCHEMA_VERSION,
         "schema_hash": hashlib.sha256(canonical.encode()).hexdigest()[:8],
         "gql_stmt": gql_stmt(schema),
         "json_schema": schema,

@@ -7,7 +7,9 @@ the same requests in the same order meets the same faults.
 from __future__ import annotations
 
 import copy
+import email.utils
 import fnmatch
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -46,6 +48,10 @@ class FaultUpdate(BaseModel):
     processing_time: float | None = Field(default=None, ge=0)
     rules: list[Rule] | None = None
     responses: dict[str, dict[str, Any]] | None = None
+    #: New predictions report ``paused`` for this many seconds before they go on (0: off).
+    pause: float | None = Field(default=None, ge=0)
+    #: Send ``Retry-After`` as an HTTP date (``Wed, 02 Dec 2026 06:00:01 GMT``) instead of seconds.
+    retry_after_http_date: bool | None = None
 
 
 @dataclass
@@ -84,6 +90,8 @@ class FaultSettings:
     rules: list[_ActiveRule] = field(default_factory=list)
     # domain -> the response a new prediction of that domain completes with, instead of the engine's
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pause: float = 0.0
+    retry_after_http_date: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,8 @@ class Faults:
                 value = [m.upper() for m in value]
             if name == "responses":
                 value = dict(value or {})
+            if value is None and name in ("pause", "retry_after_http_date"):
+                value = FaultSettings.pause if name == "pause" else FaultSettings.retry_after_http_date
             setattr(self.settings, name, value)
         if change.rules is not None:
             self.settings.rules = [
@@ -158,6 +168,15 @@ class Faults:
         canned = self.settings.responses.get(domain)
         return copy.deepcopy(canned) if canned is not None else None
 
+    def retry_after_header(self, seconds: float) -> str:
+        """``Retry-After``: delay-seconds, or an HTTP date when ``retry_after_http_date`` is on.
+
+        An HTTP date has whole seconds: it is rounded up, so a client never comes back early.
+        """
+        if self.settings.retry_after_http_date:
+            return email.utils.formatdate(math.ceil(now() + seconds), usegmt=True)
+        return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+
     def take_drop_after_create(self) -> bool:
         """Consume one "lose the answer of a created prediction" token, if any is left."""
         if self.settings.drop_after_create > 0:
@@ -179,5 +198,7 @@ class Faults:
             "drop_after_create": s.drop_after_create,
             "rules": [r.to_wire() for r in s.rules],
             "responses": s.responses,
+            "pause": s.pause,
+            "retry_after_http_date": s.retry_after_http_date,
             "seed": self._seed,
         }

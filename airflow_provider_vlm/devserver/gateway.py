@@ -105,7 +105,9 @@ class Gateway:
         retry_after = decision.retry_after
         if retry_after is None and decision.status == 429:
             retry_after = self._faults.settings.retry_after
-        headers = {"retry-after": _seconds(retry_after)} if retry_after is not None else {}
+        headers = (
+            {"retry-after": self._faults.retry_after_header(retry_after)} if retry_after is not None else {}
+        )
         message = f"injected fault ({decision.kind}): the dev server answers {decision.status}"
         await _send_error(send, decision.status, message, headers)
 
@@ -136,10 +138,6 @@ class Gateway:
             await send(message)
 
         return send_or_drop
-
-
-def _seconds(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 async def _send_error(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:

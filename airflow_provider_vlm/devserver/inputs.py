@@ -7,6 +7,7 @@ import binascii
 import re
 from typing import Any
 
+from . import catalog
 from .engines import EngineInput
 from .errors import ApiError
 from .store import Store
@@ -16,10 +17,16 @@ _HTTP = ("http://", "https://")
 
 
 def check_domain(domain: str) -> str:
+    """``domain`` when the server knows it; else a 400 naming it and the closest known ones.
+
+    Called before anything is resolved or created, so a typo is never billed.
+    """
     if not _DOMAIN.match(domain):
         raise ApiError(
             400, f"malformed domain {domain!r}: expected '<category>.<name>', e.g. 'document.invoice'"
         )
+    if catalog.get(domain) is None:
+        raise ApiError(400, catalog.unknown_message(domain))
     return domain
 
 

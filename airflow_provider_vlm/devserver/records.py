@@ -55,19 +55,26 @@ class PredictionRecord:
     usage: dict[str, Any] = field(default_factory=dict)
     idempotency_key: str = ""
     fingerprint: str = ""
+    #: The ``pause`` fault: the prediction reports ``paused`` until then (0: never paused).
+    paused_until: float = 0.0
+    #: Where the finished record is POSTed (see ``callbacks``).
+    callback_url: str | None = None
 
     @property
     def failed(self) -> bool:
         return self.message is not None
 
     def status_at(self, now: float) -> str:
-        """``enqueued → pending → running → completed|failed`` along the processing time."""
+        """``[paused →] enqueued → pending → running → completed|failed`` along the processing time."""
         if now >= self.ready_at:
             return "failed" if self.failed else "completed"
+        if now < self.paused_until:
+            return "paused"
         if not self.batch:
             return "running"
-        span = self.ready_at - self.created_at
-        elapsed = (now - self.created_at) / span if span > 0 else 1.0
+        started = max(self.created_at, self.paused_until)
+        span = self.ready_at - started
+        elapsed = (now - started) / span if span > 0 else 1.0
         if elapsed < _ENQUEUED_UNTIL:
             return "enqueued"
         if elapsed < _PENDING_UNTIL:

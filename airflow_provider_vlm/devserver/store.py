@@ -100,15 +100,19 @@ CREATE TABLE IF NOT EXISTS predictions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT UNIQUE NOT NULL, media TEXT NOT NULL, domain TEXT NOT NULL, created_at REAL NOT NULL,
     ready_at REAL NOT NULL, batch INTEGER NOT NULL, response TEXT, message TEXT, usage TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL, fingerprint TEXT NOT NULL
+    idempotency_key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    paused_until REAL NOT NULL DEFAULT 0, callback_url TEXT
 );
 CREATE INDEX IF NOT EXISTS predictions_key ON predictions (idempotency_key);
 """
 
 _FILE_COLUMNS = "id, filename, bytes, purpose, created_at, md5"
 _PREDICTION_COLUMNS = (
-    "id, media, domain, created_at, ready_at, batch, response, message, usage, idempotency_key, fingerprint"
+    "id, media, domain, created_at, ready_at, batch, response, message, usage, idempotency_key, fingerprint, "
+    "paused_until, callback_url"
 )
+# Columns added after the first release: a state file written before them gets them on open.
+_ADDED_COLUMNS = {"paused_until": "REAL NOT NULL DEFAULT 0", "callback_url": "TEXT"}
 
 
 class SqliteStore:
@@ -119,6 +123,10 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(predictions)")}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in present:
+                self._db.execute(f"ALTER TABLE predictions ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -163,7 +171,7 @@ class SqliteStore:
 
     def add_prediction(self, record: PredictionRecord) -> None:
         self._db.execute(
-            f"INSERT INTO predictions ({_PREDICTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO predictions ({_PREDICTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.id,
                 record.media,
@@ -176,6 +184,8 @@ class SqliteStore:
                 json.dumps(record.usage),
                 record.idempotency_key,
                 record.fingerprint,
+                record.paused_until,
+                record.callback_url,
             ),
         )
 
@@ -200,7 +210,21 @@ class SqliteStore:
 
 
 def _prediction(row: tuple[Any, ...]) -> PredictionRecord:
-    pid, media, domain, created, ready, batch, response, message, usage, key, fingerprint = row
+    (
+        pid,
+        media,
+        domain,
+        created,
+        ready,
+        batch,
+        response,
+        message,
+        usage,
+        key,
+        fingerprint,
+        paused,
+        callback,
+    ) = row
     return PredictionRecord(
         id=pid,
         media=media,
@@ -213,6 +237,8 @@ def _prediction(row: tuple[Any, ...]) -> PredictionRecord:
         usage=json.loads(usage),
         idempotency_key=key,
         fingerprint=fingerprint,
+        paused_until=paused,
+        callback_url=callback,
     )
 
 

@@ -62,6 +62,7 @@ from airflow_provider_vlm.operators._common import (
     clear_number,
     task_identity,
 )
+from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import LoadedInput, check_arguments, load_images, load_input
 from airflow_provider_vlm.operators._submission import Submission
 from airflow_provider_vlm.retry_policy import default_retry_policy
@@ -290,6 +291,7 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
         items = self.resolve_inputs()
         state = BatchState.from_context(context)
         client = self.hook.get_client()
+        check_domain(client, self.domain)
         self.log.info("batch of %s inputs (%s)", f"{len(items):,}", self.media)
         waiting = self._submit_all(context, items, state, client)
         if not waiting:

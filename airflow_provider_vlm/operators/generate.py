@@ -28,6 +28,7 @@ from airflow_provider_vlm.operators._common import (
     clear_number,
     task_identity,
 )
+from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
 from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.sensors._completion import ResponseCheck, outcome, settle_event, wait_blocking
@@ -175,6 +176,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         loaded = load_input(file=self.file, url=self.url, images=self.images)
         submission = self.submission()
         client = self.hook.get_client()
+        check_domain(client, self.domain)
         prediction = submit_once(
             context,
             client,

@@ -8,14 +8,18 @@ every check passed.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
+from pydantic import BaseModel
 from vlmrun.client import VLMRun
-from vlmrun.client.exceptions import AuthenticationError, ResourceNotFoundError
+from vlmrun.client.exceptions import AuthenticationError, ResourceNotFoundError, ValidationError
 from vlmrun.client.types import GenerationConfig, MarkdownDocument, SchemaResponse
 
 CHECKS: list[tuple[str, Callable[[], None]]] = []
@@ -24,6 +28,26 @@ CHECKS: list[tuple[str, Callable[[], None]]] = []
 def check(func: Callable[[], None]) -> Callable[[], None]:
     CHECKS.append((func.__name__, func))
     return func
+
+
+class InvoiceSummary(BaseModel):
+    """A user's model: a subset of the invoice fields."""
+
+    invoice_id: str
+    total_amount: float
+    issuer_name: str | None = None
+
+
+def set_faults(base_url: str, **settings: object) -> None:
+    """The dev server's admin route (no key): the SDK has no call for it."""
+    request = urllib.request.Request(
+        base_url.rstrip("/") + "/_dev/faults",
+        data=json.dumps(settings).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
 
 
 def main() -> int:
@@ -128,6 +152,66 @@ def main() -> int:
     def list_domains() -> None:
         domains = {d.domain for d in client.list_domains()}
         assert {"document.invoice", "document.markdown"} <= domains
+
+    @check
+    def catalog_domains_through_both_listings() -> None:
+        domains = {d.domain for d in client.list_domains()}
+        hub = {d.domain for d in client.hub.list_domains()}
+        assert len(hub) >= 30 and {"document.receipt", "logistics.bill-of-lading"} <= hub, hub
+        assert hub <= domains
+        assert {"document.markdown", "image.caption"} <= domains - hub
+        assert client.hub.info().version
+
+    @check
+    def receipt_schema_from_the_catalog() -> None:
+        hub_schema = client.hub.get_schema("document.receipt")
+        assert {"merchant_name", "total", "items"} <= set(hub_schema.json_schema["properties"])
+        schema = client.get_schema("document.receipt")
+        assert schema.json_schema == hub_schema.json_schema
+        assert "total" in schema.response_model.model_fields
+
+    @check
+    def models_list() -> None:
+        models = client.models.list()
+        assert {"document.invoice", "document.receipt"} <= {m.domain for m in models}
+
+    @check
+    def typo_domain_is_refused() -> None:
+        try:
+            client.document.generate(file=state["file_id"], domain="document.invoicee")
+        except ValidationError as exc:
+            assert "did you mean 'document.invoice'" in exc.message, exc.message
+            return
+        raise AssertionError("a typo domain was accepted")
+
+    @check
+    def response_model_gets_the_real_values() -> None:
+        prediction = client.document.generate(
+            file=state["file_id"],
+            domain="document.invoice",
+            config=GenerationConfig(response_model=InvoiceSummary),
+        )
+        assert prediction.status == "completed"
+        summary = InvoiceSummary.model_validate(prediction.response)
+        assert summary.invoice_id == expected_id and summary.total_amount > 0
+
+    @check
+    def paused_then_completed() -> None:
+        set_faults(base_url, pause=1.5)
+        try:
+            prediction = client.document.generate(
+                file=state["file_id"], domain="document.invoice", batch=True
+            )
+        finally:
+            set_faults(base_url, pause=0)
+        seen = [prediction.status]
+        deadline = time.monotonic() + 60
+        while seen[-1] != "completed" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status = client.predictions.get(prediction.id).status
+            if status != seen[-1]:
+                seen.append(status)
+        assert seen[0] == "paused" and seen[-1] == "completed", seen
 
     failed = 0
     for name, func in CHECKS:

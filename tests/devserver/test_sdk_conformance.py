@@ -68,5 +68,9 @@ def test_official_sdk_drives_the_dev_server(dev: Any) -> None:
         "POST /schema",
         "POST /document/schema",
         "GET /domains",
+        "GET /hub/info",
+        "GET /hub/domains",
+        "POST /hub/schema",
+        "GET /models",
     ):
         assert requests.get(route, 0) >= 1, (route, requests)
