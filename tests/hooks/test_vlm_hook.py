@@ -129,7 +129,9 @@ def _public_modules(package: str) -> list[str]:
     """Every public module of a subpackage (``_private`` helpers are not registered)."""
     mod = importlib.import_module(package)
     return sorted(
-        f"{package}.{info.name}" for info in pkgutil.iter_modules(mod.__path__) if not info.name.startswith("_")
+        f"{package}.{info.name}"
+        for info in pkgutil.iter_modules(mod.__path__)
+        if not info.name.startswith("_")
     )
 
 
