@@ -127,3 +127,13 @@ def test_providers_page_links_our_docs(api_server) -> None:
     assert response.status_code == 200, response.text
     ours = [p for p in response.json()["providers"] if p["package_name"] == "airflow-provider-vlm"]
     assert ours and ours[0]["documentation_url"] == site_url()
+
+
+def test_cli_made_connection_with_port_zero(api_server, dev) -> None:
+    """The docs' other way: ``airflow connections add … --conn-port 0``, then the button works."""
+    api_server.airflow.cli(
+        "connections", "add", "vlm_cli", "--conn-type", "vlm", "--conn-host", dev.base_url,
+        "--conn-password", dev.api_key, "--conn-port", "0",
+    )  # fmt: skip
+    status, answer = _test_button(api_server, "vlm_cli")
+    assert status == 200 and answer["status"] is True, answer
