@@ -19,10 +19,10 @@ def get_provider_info() -> dict[str, Any]:
     """What Airflow's ProvidersManager reads (entry point ``apache_airflow_provider``).
 
     Every ``conn-fields`` schema declares its default: the form starts from it (so "Verify TLS"
-    shows on, as the hook behaves) and a new connection stores it instead of ``null``.
+    shows on, as the hook behaves) and a new connection stores it instead of ``null``. The values
+    are the client's defaults, written out (a test holds them equal) so that every Airflow process,
+    which calls this at start, does not import the client.
     """
-    from airflow_provider_vlm.client._settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
-
     return {
         "package-name": "airflow-provider-vlm",
         "name": "VLM Run",
@@ -71,12 +71,12 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {
                     "timeout": {
                         "label": "Timeout (seconds)",
-                        "schema": {"type": ["number", "null"], "minimum": 1, "default": DEFAULT_TIMEOUT},
+                        "schema": {"type": ["number", "null"], "minimum": 1, "default": 120},
                         "description": "Per-request timeout; a non-batch generate waits this long for its answer.",
                     },
                     "max_retries": {
                         "label": "Max retries",
-                        "schema": {"type": ["integer", "null"], "minimum": 0, "default": DEFAULT_MAX_RETRIES},
+                        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 5},
                         "description": "Retries of transient HTTP failures inside one call (not task retries).",
                     },
                     "verify": {
