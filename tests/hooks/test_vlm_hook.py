@@ -222,3 +222,13 @@ def test_airflow_lists_the_provider_and_hook(tmp_path) -> None:
         check=True,
     )
     assert "airflow_provider_vlm.hooks.vlm.VlmHook" in hooks.stdout
+
+
+def test_provider_info_imports_nothing_heavy() -> None:
+    """Every Airflow process calls get_provider_info() at start: it must not pull in the client."""
+    code = (
+        "import sys, airflow_provider_vlm as p; p.get_provider_info(); "
+        "print(sorted(m for m in sys.modules if m.startswith('airflow_provider_vlm.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
