@@ -11,14 +11,24 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0"
 
 INTEGRATION = "VLM Run"
+#: The provider's docs site (``site_url`` in ``mkdocs.yml``, ``Documentation`` in ``[project.urls]``).
+DOCUMENTATION_URL = "https://airflow-provider-vlm.readthedocs.io/"
 
 
 def get_provider_info() -> dict[str, Any]:
-    """What Airflow's ProvidersManager reads (entry point ``apache_airflow_provider``)."""
+    """What Airflow's ProvidersManager reads (entry point ``apache_airflow_provider``).
+
+    Every ``conn-fields`` schema declares its default: the form starts from it (so "Verify TLS"
+    shows on, as the hook behaves) and a new connection stores it instead of ``null``. The values
+    are the client's defaults, written out (a test holds them equal) so that every Airflow process,
+    which calls this at start, does not import the client.
+    """
     return {
         "package-name": "airflow-provider-vlm",
         "name": "VLM Run",
         "description": "Run VLM Run predictions (images, documents, audio, video to structured JSON) in DAGs.",
+        # Airflow replaces this with the distribution's ``Documentation`` project URL (same value).
+        "documentation-url": DOCUMENTATION_URL,
         "integrations": [
             {
                 "integration-name": INTEGRATION,
@@ -33,6 +43,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_vlm.operators.generate",
                     "airflow_provider_vlm.operators.batch",
+                    "airflow_provider_vlm.operators.schema",
                 ],
             }
         ],
@@ -60,23 +71,26 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {
                     "timeout": {
                         "label": "Timeout (seconds)",
-                        "schema": {"type": ["number", "null"], "minimum": 1},
+                        "schema": {"type": ["number", "null"], "minimum": 1, "default": 120},
                         "description": "Per-request timeout; a non-batch generate waits this long for its answer.",
                     },
                     "max_retries": {
                         "label": "Max retries",
-                        "schema": {"type": ["integer", "null"], "minimum": 0},
+                        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 5},
                         "description": "Retries of transient HTTP failures inside one call (not task retries).",
                     },
                     "verify": {
                         "label": "Verify TLS",
-                        "schema": {"type": ["boolean", "null"]},
+                        "schema": {"type": ["boolean", "null"], "default": True},
                         "description": "Turn off only for a test server with a self-signed certificate.",
                     },
                     "dashboard_url": {
                         "label": "Dashboard URL",
                         "schema": {"type": ["string", "null"]},
-                        "description": "Base of the prediction link shown on tasks, e.g. https://app.vlm.run",
+                        "description": (
+                            "Base of the prediction link shown on tasks. Empty: https://app.vlm.run for the "
+                            "public API, no link for any other Base URL."
+                        ),
                     },
                 },
             }

@@ -91,12 +91,28 @@ def settings_from_connection(
         raise ConfigurationError(f"connection {conn_id!r}: {exc.message}") from None
 
 
+def _is_public_api(host: str | None) -> bool:
+    """Empty, or the public API's own base URL (with or without a trailing slash)."""
+    base = (host or "").strip().rstrip("/")
+    return not base or base.lower() == DEFAULT_BASE_URL
+
+
 def dashboard_url_from(host: str | None, extras: dict[str, Any]) -> str | None:
-    """Where a prediction can be looked at: the ``dashboard_url`` extra, or the public app."""
+    """Where a prediction can be looked at: the ``dashboard_url`` extra, else the public app for the
+    public API, else nowhere (a self-hosted server has no dashboard we could guess)."""
     configured = _extra(extras, "dashboard_url")
     if configured:
-        return str(configured).rstrip("/")
-    return PUBLIC_DASHBOARD_URL if not (host or "").strip() else None
+        return str(configured).strip().rstrip("/")
+    return PUBLIC_DASHBOARD_URL if _is_public_api(host) else None
+
+
+def _without_conn_id(message: str, conn_id: str) -> str:
+    """``connection 'x': no API key …`` → ``No API key …``."""
+    prefix = f"connection {conn_id!r}: "
+    if not message.startswith(prefix):
+        return message
+    rest = message[len(prefix) :]
+    return rest[:1].upper() + rest[1:]
 
 
 class VlmHook(BaseHook):
@@ -158,11 +174,16 @@ class VlmHook(BaseHook):
             self._client = None
 
     def test_connection(self) -> tuple[bool, str]:
-        """Calls ``GET /health``; the message tells unreachable, rejected key and OK apart."""
+        """Calls ``GET /health``; the message tells unreachable, rejected key and OK apart.
+
+        The message is shown next to the connection being tested, so it never names the
+        connection id: the api-server tests a copy stored under a random temporary id, which
+        would mean nothing to the user.
+        """
         try:
             settings = self.client_settings()
         except ConfigurationError as exc:
-            return False, exc.message
+            return False, _without_conn_id(exc.message, self.vlm_conn_id)
         with VlmClient(
             settings.api_key,
             settings.base_url,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, conf
 from pydantic import BaseModel
 
+from airflow_provider_vlm._summary import log_finished_wait
 from airflow_provider_vlm.client import GenerationConfig, Prediction, RequestMetadata, VlmClient
 from airflow_provider_vlm.durable import RECORD_KEY, RecordStore, Step, after_status, decide, intent
 from airflow_provider_vlm.hooks.vlm import VlmHook
@@ -223,5 +224,6 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         """Resume after the trigger; everything needed is in the event (``dag.test()`` passes only it)."""
         client = self.hook.get_client()
         prediction = settle_event(client, event, self.timeout)
+        log_finished_wait(self.log, prediction, context)
         context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=prediction.id)
         return outcome(client, prediction, self.check, self.domain)

@@ -18,6 +18,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 from pydantic import BaseModel
 
+from airflow_provider_vlm._summary import log_finished_wait
 from airflow_provider_vlm.client import PredictionTimeoutError
 from airflow_provider_vlm.client.errors import TRANSIENT_ERRORS
 from airflow_provider_vlm.hooks.vlm import VlmHook
@@ -131,4 +132,5 @@ class PredictionSensor(BaseSensorOperator):
             prediction = settle_event(client, event, self.timeout)
         except PredictionTimeoutError as exc:
             raise AirflowSensorTimeout(str(exc)) from exc
+        log_finished_wait(self.log, prediction, context)
         return outcome(client, prediction, self.check, self.domain)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
+import pkgutil
 import subprocess
 import sys
+from importlib.metadata import metadata
 
 import pytest
 
 from airflow_provider_vlm import get_provider_info
 from airflow_provider_vlm.client import AsyncVlmClient, ConfigurationError, PredictionStatus, VlmClient
-from airflow_provider_vlm.hooks.vlm import VlmHook
+from airflow_provider_vlm.hooks.vlm import VlmHook, dashboard_url_from, settings_from_connection
+from tests.ui.docs_site import site_url
 
 SECRET = "sk-hook-secret-777"
 
@@ -116,9 +120,19 @@ def test_test_connection_messages(vlm_conn, dev, monkeypatch, caplog) -> None:
 
     _set_conn(monkeypatch, "vlm_nokey", host=dev.base_url)
     ok, message = VlmHook("vlm_nokey").test_connection()
-    assert not ok and "no API key" in message
+    assert not ok and message.startswith("No API key")
     assert SECRET not in caplog.text
     assert SECRET not in repr(VlmHook("vlm_badkey"))
+
+
+def _public_modules(package: str) -> list[str]:
+    """Every public module of a subpackage (``_private`` helpers are not registered)."""
+    mod = importlib.import_module(package)
+    return sorted(
+        f"{package}.{info.name}"
+        for info in pkgutil.iter_modules(mod.__path__)
+        if not info.name.startswith("_")
+    )
 
 
 def test_provider_info_is_complete() -> None:
@@ -128,11 +142,66 @@ def test_provider_info_is_complete() -> None:
     for section in ("hooks", "operators", "sensors", "triggers"):
         for entry in info[section]:
             assert entry["integration-name"] in integrations
+        # Derived from the package, so a new operator (or sensor, trigger, hook) cannot be forgotten.
+        registered = sorted(m for entry in info[section] for m in entry["python-modules"])
+        assert registered == _public_modules(f"airflow_provider_vlm.{section}"), section
     conn = info["connection-types"][0]
     assert conn["connection-type"] == "vlm"
     assert conn["ui-field-behaviour"]["hidden-fields"] == ["schema", "port", "login"]
     assert conn["ui-field-behaviour"]["relabeling"] == {"host": "Base URL", "password": "API key"}
     assert set(conn["conn-fields"]) == {"timeout", "max_retries", "verify", "dashboard_url"}
+
+
+def test_provider_info_links_our_docs_site() -> None:
+    url = site_url()
+    assert get_provider_info()["documentation-url"] == url
+    # What Airflow actually shows: it replaces the value with the distribution's Documentation URL.
+    project_urls = dict(
+        entry.split(", ", 1) for entry in metadata("airflow-provider-vlm").get_all("Project-URL") or []
+    )
+    assert project_urls.get("Documentation") == url
+
+
+def test_form_defaults_are_the_hooks_defaults() -> None:
+    fields = get_provider_info()["connection-types"][0]["conn-fields"]
+    defaults = settings_from_connection("vlm_any", None, "k", {})
+    assert fields["timeout"]["schema"]["default"] == defaults.timeout
+    assert fields["max_retries"]["schema"]["default"] == defaults.max_retries
+    assert fields["verify"]["schema"]["default"] is defaults.verify is True
+    assert "default" not in fields["dashboard_url"]["schema"]  # it depends on the Base URL
+
+
+def test_null_extras_read_as_defaults(monkeypatch) -> None:
+    nulls = {"timeout": None, "max_retries": None, "verify": None, "dashboard_url": None}
+    _set_conn(monkeypatch, "vlm_nulls", password="k", extra=nulls)
+    hook = VlmHook("vlm_nulls")
+    assert hook.client_settings() == settings_from_connection("vlm_nulls", None, "k", {})
+    assert hook.dashboard_url() == "https://app.vlm.run"
+
+
+@pytest.mark.parametrize(
+    ("host", "extra", "expected"),
+    [
+        (None, {}, "https://app.vlm.run"),
+        ("https://api.vlm.run/v1/", {}, "https://app.vlm.run"),
+        ("http://127.0.0.1:8765/v1", {}, None),
+        ("http://127.0.0.1:8765/v1", {"dashboard_url": "https://dash.test/"}, "https://dash.test"),
+    ],
+)
+def test_dashboard_only_for_the_public_api_or_when_set(host, extra, expected) -> None:
+    assert dashboard_url_from(host, extra) == expected
+
+
+@pytest.mark.parametrize("conn_id", ["XBZtQCBY", "vlm_mine"])
+def test_test_connection_never_names_the_connection(monkeypatch, conn_id) -> None:
+    # The api-server tests a copy under a random id (e.g. XBZtQCBY); the CLI under the user's own.
+    _set_conn(monkeypatch, conn_id, host="127.0.0.1:8765/v1", password="k")
+    ok, message = VlmHook(conn_id).test_connection()
+    assert not ok
+    assert message == "Base URL (host) must start with http:// or https://, got '127.0.0.1:8765/v1'"
+    _set_conn(monkeypatch, conn_id, host="http://127.0.0.1:9/v1")
+    ok, message = VlmHook(conn_id).test_connection()
+    assert not ok and message.startswith("No API key") and conn_id not in message
 
 
 def test_airflow_lists_the_provider_and_hook(tmp_path) -> None:
@@ -153,3 +222,13 @@ def test_airflow_lists_the_provider_and_hook(tmp_path) -> None:
         check=True,
     )
     assert "airflow_provider_vlm.hooks.vlm.VlmHook" in hooks.stdout
+
+
+def test_provider_info_imports_nothing_heavy() -> None:
+    """Every Airflow process calls get_provider_info() at start: it must not pull in the client."""
+    code = (
+        "import sys, airflow_provider_vlm as p; p.get_provider_info(); "
+        "print(sorted(m for m in sys.modules if m.startswith('airflow_provider_vlm.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
