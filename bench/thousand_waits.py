@@ -119,7 +119,9 @@ def _submit(base_url: str) -> list[str]:
     async def go() -> list[str]:
         limits = httpx.Limits(max_connections=20)
         headers = {"Authorization": f"Bearer {API_KEY}"}
-        async with httpx.AsyncClient(base_url=base_url + "/", headers=headers, limits=limits) as http:
+        async with httpx.AsyncClient(
+            base_url=base_url + "/", headers=headers, limits=limits, timeout=120
+        ) as http:
 
             async def one(i: int) -> str:
                 body = {"domain": "document.markdown", "url": f"https://bench.test/{i}.pdf", "batch": True}

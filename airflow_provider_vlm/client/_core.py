@@ -93,7 +93,21 @@ class Parallel:
     limit: int = 20
 
 
-Step = Call | Sleep | ReadFile | Clock | Now | Parallel
+@dataclass(frozen=True)
+class ReadStatuses:
+    """One poll round's reads of ``ids``; the answer is ``(reads, sweep)`` like ``_polling.read_round``.
+
+    Yielded only by ``_polling.wait_for(coalesce=True)``, for a driver that shares rounds between
+    waits: in a triggerer, a thousand waits on one id each then cost one round of requests, not a
+    thousand (``client/_shared.py``). The clients' own drivers never receive it.
+    """
+
+    ids: tuple[str, ...]
+    sweep: bool
+    limit: int
+
+
+Step = Call | Sleep | ReadFile | Clock | Now | Parallel | ReadStatuses
 Operation = Generator[Step, Any, T]
 
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from airflow_provider_vlm.client._core import Now, Operation, Parallel, Sleep
+from airflow_provider_vlm.client._core import Now, Operation, Parallel, ReadStatuses, Sleep
 from airflow_provider_vlm.client._inputs import check_id
 from airflow_provider_vlm.client._ops import find_predictions, get_prediction
 from airflow_provider_vlm.client.errors import (
@@ -191,34 +191,33 @@ class _Progress:
         return self.end(WaitStatus.TIMEOUT, message, last_error)
 
 
-def _round(
-    waiting: list[str], sweep: bool, concurrency: int, logger: Logger
-) -> Operation[tuple[list[Prediction], list[VlmError], bool]]:
-    """One poll round: a list sweep for big waits, then per-id reads for what it did not show.
+Reads = dict[str, "Prediction | VlmError"]
 
-    Returns the predictions read, the errors met, and whether to sweep next round.
+
+def read_round(
+    ids: Sequence[str], sweep: bool, limit: int, logger: Logger = log
+) -> Operation[tuple[Reads, bool]]:
+    """One poll round: a list sweep (when ``sweep``), then per-id reads for what it did not show.
+
+    Returns each id's prediction or the error reading it, and whether to sweep next round.
     """
-    found: list[Prediction] = []
-    rest = waiting
+    reads: Reads = {}
     if sweep:
         # Drivers raise a step's error out of the operation, so the sweep runs as a one-item
         # Parallel step, which hands its error back as a value.
-        (listed,) = yield Parallel((find_predictions(waiting, SWEEP_PAGE_SIZE),), limit=1)
+        (listed,) = yield Parallel((find_predictions(ids, SWEEP_PAGE_SIZE),), limit=1)
         if isinstance(listed, _NO_SWEEP):
             logger.info("the server cannot list predictions (%s); reading them one by one", listed)
             sweep = False
         elif isinstance(listed, VlmError):  # an optimisation only: read one by one this round
             logger.info("listing predictions failed (%s); reading them one by one this round", listed)
         else:
-            found = list(listed.values())
-        seen = {p.id for p in found}
-        rest = [pid for pid in waiting if pid not in seen]
-    errors: list[VlmError] = []
+            reads.update(listed)
+    rest = [pid for pid in ids if pid not in reads]
     if rest:
-        results = yield Parallel(tuple(get_prediction(pid) for pid in rest), limit=concurrency)
-        for result in results:
-            (errors if isinstance(result, VlmError) else found).append(result)
-    return found, errors, sweep
+        results = yield Parallel(tuple(get_prediction(pid) for pid in rest), limit=limit)
+        reads.update(zip(rest, results, strict=True))
+    return reads, sweep
 
 
 def wait_for(
@@ -228,10 +227,13 @@ def wait_for(
     policy: PollPolicy | None = None,
     concurrency: int = 20,
     logger: Logger | None = None,
+    coalesce: bool = False,
 ) -> Operation[WaitOutcome]:
     """Poll until every id is terminal, ``deadline`` (epoch seconds) passes, or waiting must stop.
 
     Never raises for what the server answers: the outcome says how the wait ended.
+    ``coalesce`` yields each round as a ``ReadStatuses`` step, for a driver that shares rounds
+    between waits.
     """
     ids = tuple(check_id(pid, name="prediction_id") for pid in prediction_ids)
     if not ids:
@@ -244,7 +246,12 @@ def wait_for(
     interval = policy.first
     last_read: float = yield Now()
     while True:
-        fresh, errors, sweep = yield from _round(waiting, sweep, concurrency, logger)
+        if coalesce:
+            reads, sweep = yield ReadStatuses(tuple(waiting), sweep, concurrency)
+        else:
+            reads, sweep = yield from read_round(waiting, sweep, concurrency, logger)
+        fresh = [r for r in reads.values() if isinstance(r, Prediction)]
+        errors = [r for r in reads.values() if isinstance(r, VlmError)]
         now: float = yield Now()
         stop = next((e for e in errors if not e.transient), None)
         if stop is not None:

@@ -22,7 +22,7 @@ from airflow_provider_vlm.client._polling import (
     PollPolicy,
     wait_for,
 )
-from airflow_provider_vlm.client._shared import shared_async_client
+from airflow_provider_vlm.client._shared import run_coalesced, shared_async_client
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
 from airflow_provider_vlm.hooks.vlm import VlmHook
 
@@ -110,14 +110,19 @@ class PredictionTrigger(BaseTrigger):
         yield TriggerEvent(event.to_dict())
 
     async def wait(self, client: AsyncVlmClient) -> PredictionEvent:
-        """The one wait loop on ``client`` (the async driver), as this trigger's event."""
-        outcome = await client._run(
+        """The one wait loop on a shared ``client``, as this trigger's event.
+
+        Poll rounds are shared with every other wait on the same client in this process.
+        """
+        outcome = await run_coalesced(
+            client,
             wait_for(
                 self.prediction_ids,
                 deadline=self.deadline,
                 policy=self.policy,
                 concurrency=self.max_concurrency,
                 logger=self.log,
-            )
+                coalesce=True,
+            ),
         )
         return PredictionEvent.from_outcome(outcome)
