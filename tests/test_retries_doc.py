@@ -15,7 +15,12 @@ def _yes(flag: bool) -> str:
 
 def expected_rows() -> dict[str, tuple[str, str, str, str]]:
     return {
-        cls.__name__: (_yes(cls.transient), _yes(cls.input_problem), _yes(cls.ends_wait), cls.task_retry.value)
+        cls.__name__: (
+            _yes(cls.transient),
+            _yes(cls.input_problem),
+            _yes(cls.ends_wait),
+            cls.task_retry.value,
+        )
         for cls in error_classes()
     }
 
