@@ -56,7 +56,11 @@ def _unshare() -> None:
     from airflow_provider_vlm.client import _settings, _shared
     from airflow_provider_vlm.triggers import prediction
 
-    _settings.shared_ssl_context = lambda verify: httpx.create_ssl_context(verify=verify)  # type: ignore[assignment]
+    def own_context(verify: bool) -> Any:
+        return httpx.create_ssl_context(verify=verify)
+
+    _settings.shared_ssl_context = own_context  # type: ignore[assignment]
+    _shared.shared_ssl_context = own_context  # type: ignore[assignment]
 
     @contextlib.asynccontextmanager
     async def own_client(settings: Any, max_connections: int = 20) -> Any:
