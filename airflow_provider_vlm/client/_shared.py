@@ -55,6 +55,9 @@ class StatusBoard:
     async def _read_all(self) -> None:
         await asyncio.sleep(self.window)
         asks, self._asks, self._flush = self._asks, [], None
+        asks = [(step, answer) for step, answer in asks if not answer.done()]  # not the cancelled
+        if not asks:
+            return
         ids = list(dict.fromkeys(pid for step, _ in asks for pid in step.ids))
         # A big wait sweeps to its end (its total size decided that); many small ones once together
         # they are big.
@@ -67,7 +70,9 @@ class StatusBoard:
             for _, answer in asks:
                 if not answer.done():
                     answer.set_exception(exc)
-            raise
+            if not isinstance(exc, Exception):
+                raise
+            return
         if sweep and not sweep_after:
             self._sweep_ok = False
         for step, answer in asks:
