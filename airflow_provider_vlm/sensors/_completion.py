@@ -123,15 +123,14 @@ def wait_blocking(
     poll_interval: float,
     max_poll_interval: float,
     unreachable_timeout: float | None = None,
-    max_consecutive_errors: int | None = None,
     log: Any = log,
 ) -> Prediction:
     """Wait in the worker (``deferrable=False``): the trigger's loop, run by the sync driver.
 
     Returns the terminal prediction; raises ``PredictionTimeoutError`` at the deadline, the typed
     error that ended the wait (bad key, unknown id), or ``PredictionWaitError`` when a wait with no
-    deadline found the server unreachable for ``unreachable_timeout``. ``max_consecutive_errors``
-    is ignored (transient errors are ridden out until the deadline).
+    deadline found the server unreachable for ``unreachable_timeout``. Transient errors are ridden
+    out until the deadline.
     """
     outcome = client._run(
         wait_for(
