@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_vlm.client._polling import WaitOutcome, WaitStatus
 
-class WaitStatus(str, enum.Enum):
-    SUCCESS = "success"  # every prediction completed
-    FAILED = "failed"  # every prediction is terminal, at least one failed
-    TIMEOUT = "timeout"  # the absolute deadline passed first
-    ERROR = "error"  # the wait itself could not go on (bad key, unknown id, server gone)
+__all__ = ["PredictionEvent", "WaitStatus"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +19,11 @@ class PredictionEvent:
     prediction_ids: Sequence[str]
     message: str
     counts: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_outcome(cls, outcome: WaitOutcome) -> PredictionEvent:
+        """The event for how the one wait loop ended (statuses become counts; results stay behind)."""
+        return cls(outcome.status, list(outcome.prediction_ids), outcome.message, outcome.counts)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -74,7 +74,40 @@ class Clock:
     """Asks the driver for ``time.monotonic()``; lets tests and both drivers share wait loops."""
 
 
-Step = Call | Sleep | ReadFile | Clock
+@dataclass(frozen=True)
+class Now:
+    """Asks the driver for ``time.time()``: wait deadlines are wall-clock epochs, so they survive a
+    triggerer restart (a monotonic clock does not)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Parallel:
+    """Run independent operations (a poll round's per-id reads) and get back, in order, each one's
+    value or the ``VlmError`` it raised.
+
+    The async driver runs up to ``limit`` of them at once; the sync driver runs them one after
+    the other. Other exceptions are bugs and propagate.
+    """
+
+    operations: tuple[Generator[Any, Any, Any], ...]
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class ReadStatuses:
+    """One poll round's reads of ``ids``; the answer is ``(reads, sweep)`` like ``_polling.read_round``.
+
+    Yielded only by ``_polling.wait_for(coalesce=True)``, for a driver that shares rounds between
+    waits: in a triggerer, a thousand waits on one id each then cost one round of requests, not a
+    thousand (``client/_shared.py``). The clients' own drivers never receive it.
+    """
+
+    ids: tuple[str, ...]
+    sweep: bool
+    limit: int
+
+
+Step = Call | Sleep | ReadFile | Clock | Now | Parallel | ReadStatuses
 Operation = Generator[Step, Any, T]
 
 
@@ -144,6 +177,48 @@ def _error_fields(response: httpx.Response) -> tuple[str, str | None, str | None
     return _snippet(json.dumps(body)), None, None, body
 
 
+def _request_url(source: httpx.Response | httpx.TransportError) -> httpx.URL | None:
+    try:
+        return source.request.url
+    except RuntimeError:  # built without a request (hand-made replies in tests)
+        return None
+
+
+def _host_port(url: httpx.URL | None) -> str:
+    if url is None:
+        return "the server"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"{url.host}:{port}"
+
+
+def _base_url(response: httpx.Response, call: Call) -> str:
+    """The base URL the request went to: its URL without the call's path and query."""
+    url = _request_url(response)
+    if url is None:
+        return "the base URL"
+    full = str(url.copy_with(query=None))
+    return full[: -len(call.path)] if call.path and full.endswith(call.path) else full
+
+
+def is_route_404(response: httpx.Response, message: str, body: Any, *, certain: bool = False) -> bool:
+    """True when a 404 means "no such route" rather than "no such prediction/file".
+
+    The dev server says ``no route METHOD /path``; FastAPI servers (the public API among them)
+    answer an unknown route with ``{"detail": "Not Found"}``; a proxy or web server in front of
+    the wrong path answers with a page that is not JSON. An unknown id gets the API's own
+    message (``prediction 'x' not found``). ``certain`` leaves out the FastAPI default, which a
+    server could also send for a missing item: used where the answer changes behaviour, not
+    only a message.
+    """
+    if response.status_code != 404:
+        return False
+    if body is None:
+        return True
+    if message.startswith("no route "):
+        return True
+    return not certain and isinstance(body, dict) and body.get("detail") == "Not Found"
+
+
 def error_from_response(call: Call, response: httpx.Response) -> VlmError:
     """The typed error for a non-2xx reply that will not be retried (any more)."""
     status = response.status_code
@@ -161,6 +236,11 @@ def error_from_response(call: Call, response: httpx.Response) -> VlmError:
     elif status in (400, 413, 415, 422):
         error = InvalidRequestError(message, **kwargs)
     elif status == 404:
+        if is_route_404(response, message, body):
+            message = (
+                f"{message}: {_base_url(response, call)} has no route {call.label}; "
+                "does the base URL end in /v1?"
+            )
         error = NotFoundError(message, **kwargs)
     elif status == 409:
         error = ConflictError(message, **kwargs)
@@ -189,7 +269,12 @@ def error_from_transport(call: Call, exc: httpx.TransportError) -> VlmError:
     """The typed error for a request that got no usable reply."""
     kind = type(exc).__name__
     detail = str(exc) or kind
-    error = TransportError(f"{kind}: {detail}", request=call.label)
+    where = _host_port(_request_url(exc))
+    if isinstance(exc, NOT_SENT_ERRORS):
+        text = f"cannot connect to {where} ({kind}: {detail})"
+    else:
+        text = f"no usable reply from {where} ({kind}: {detail})"
+    error = TransportError(text, request=call.label)
     if call.creates and not isinstance(exc, NOT_SENT_ERRORS):
         return OutcomeUnknownError(
             f"no answer after the request was sent ({kind}); a prediction may or may not have been created",
@@ -202,7 +287,9 @@ def error_from_transport(call: Call, exc: httpx.TransportError) -> VlmError:
 def interpret(call: Call, response: httpx.Response) -> Any:
     """Decoded JSON of a final reply, or a typed error. ``None`` for an allowed 404."""
     if response.status_code == 404 and call.allow_404:
-        return None
+        message, _type, _id, body = _error_fields(response)
+        if not is_route_404(response, message, body, certain=True):
+            return None
     if response.status_code >= 400:
         raise error_from_response(call, response)
     if not response.content:

@@ -15,7 +15,9 @@ from airflow_provider_vlm.client import _ops
 from airflow_provider_vlm.client._core import (
     Call,
     Clock,
+    Now,
     Operation,
+    Parallel,
     ReadFile,
     Sleep,
     error_from_transport,
@@ -40,6 +42,7 @@ from airflow_provider_vlm.client.async_resources import (
     VideoPredictions,
 )
 from airflow_provider_vlm.client.autocast import CastModel
+from airflow_provider_vlm.client.errors import VlmError
 from airflow_provider_vlm.client.models import (
     DomainInfo,
     FileInfo,
@@ -148,10 +151,27 @@ class AsyncVlmClient:
                     result = await asyncio.to_thread(read_local_file, step.path)
                 elif isinstance(step, Clock):
                     result = time.monotonic()
+                elif isinstance(step, Now):
+                    result = time.time()
+                elif isinstance(step, Parallel):
+                    result = await self._run_parallel(step)
                 else:  # pragma: no cover - a new step type without a driver branch is a bug
                     raise TypeError(f"unknown step {step!r}")
         except StopIteration as done:
             return done.value
+
+    async def _run_parallel(self, step: Parallel) -> list[Any]:
+        """Up to ``step.limit`` operations at once; each gives its value or its ``VlmError``."""
+        semaphore = asyncio.Semaphore(max(1, step.limit))
+
+        async def one(operation: Operation[Any]) -> Any:
+            async with semaphore:
+                try:
+                    return await self._run(operation)
+                except VlmError as exc:
+                    return exc
+
+        return list(await asyncio.gather(*(one(op) for op in step.operations)))
 
     # --- the documented top-level calls (the SDK's names) ----------------------------------
 

@@ -170,7 +170,8 @@ class PredictionTimeoutError(VlmError, TimeoutError):
 
     def __init__(self, prediction_id: str, timeout: float, last_status: str | None) -> None:
         super().__init__(
-            f"prediction {prediction_id} did not finish within {timeout:g}s (last status: {last_status})"
+            f"prediction {prediction_id} did not finish within {timeout:g}s (last status: {last_status}); "
+            f"it keeps running on the server: fetch or wait for it again by its id {prediction_id}"
         )
         self.prediction_id = prediction_id
         self.timeout = timeout

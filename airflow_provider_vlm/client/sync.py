@@ -14,7 +14,9 @@ from airflow_provider_vlm.client import _ops
 from airflow_provider_vlm.client._core import (
     Call,
     Clock,
+    Now,
     Operation,
+    Parallel,
     ReadFile,
     Sleep,
     error_from_transport,
@@ -30,6 +32,7 @@ from airflow_provider_vlm.client._settings import (
     ClientSettings,
 )
 from airflow_provider_vlm.client.autocast import CastModel
+from airflow_provider_vlm.client.errors import VlmError
 from airflow_provider_vlm.client.models import (
     DomainInfo,
     FileInfo,
@@ -145,10 +148,20 @@ class VlmClient:
                     result = read_local_file(step.path)
                 elif isinstance(step, Clock):
                     result = time.monotonic()
+                elif isinstance(step, Now):
+                    result = time.time()
+                elif isinstance(step, Parallel):  # one after the other: a worker holds one slot
+                    result = [self._run_caught(op) for op in step.operations]
                 else:  # pragma: no cover - a new step type without a driver branch is a bug
                     raise TypeError(f"unknown step {step!r}")
         except StopIteration as done:
             return done.value
+
+    def _run_caught(self, operation: Operation[T]) -> T | VlmError:
+        try:
+            return self._run(operation)
+        except VlmError as exc:
+            return exc
 
     # --- the documented top-level calls (the SDK's names) ----------------------------------
 

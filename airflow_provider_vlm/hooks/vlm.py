@@ -1,8 +1,9 @@
 """``VlmHook``: an Airflow connection turned into a VLM Run client.
 
 The connection form (labels, hidden fields, extras) is declared in ``get_provider_info()``, not
-here. Triggers use ``aget_client_settings``/``get_async_client``, which read the connection with
-Airflow's async lookup so the triggerer's event loop never blocks.
+here. Triggers read settings with ``aclient_settings`` (Airflow's async lookup, so the
+triggerer's event loop never blocks) and lease a client shared by every wait on the same
+settings (``client._shared.shared_async_client``).
 """
 
 from __future__ import annotations
@@ -157,7 +158,10 @@ class VlmHook(BaseHook):
         return self.get_client()
 
     async def get_async_client(self, *, max_connections: int = 20) -> AsyncVlmClient:
-        """A new async client; the caller owns it (``async with``) for its whole life."""
+        """A new async client; the caller owns it (``async with``) for its whole life.
+
+        Many concurrent waits should share one instead: ``client._shared.shared_async_client``.
+        """
         s = await self.aclient_settings()
         return AsyncVlmClient(
             s.api_key,

@@ -8,8 +8,7 @@ ids and a message, so the result itself is fetched here, on the worker.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +19,10 @@ from airflow_provider_vlm.client import (
     PredictionFailedError,
     PredictionStatus,
     PredictionTimeoutError,
-    RateLimitError,
     VlmClient,
     VlmError,
 )
-from airflow_provider_vlm.client.errors import TRANSIENT_ERRORS
+from airflow_provider_vlm.client._polling import DEFAULT_UNREACHABLE_TIMEOUT, PollPolicy, wait_for
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
 from airflow_provider_vlm.validation import validate_against_model, validate_against_schema
 
@@ -32,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 class PredictionWaitError(VlmError):
-    """The wait could not go on (the server kept failing) while the prediction was not finished.
+    """The wait could not go on (no deadline and the server unreachable for ``unreachable_timeout``)
+    while the prediction was not finished.
 
     A retry re-attaches to the same prediction; nothing is submitted again.
     """
@@ -92,6 +91,29 @@ def settle_event(client: VlmClient, event: Mapping[str, Any], timeout: float | N
     )
 
 
+def first_check(client: VlmClient, prediction_id: str, *, log: Any = log) -> Prediction | None:
+    """The status right after submitting (a finished prediction never defers), or ``None``.
+
+    A transient error (an outage that starts at submit time) is not the task's end: the caller
+    goes on to wait, and the wait rides the outage out until its deadline. Other errors raise.
+    """
+    try:
+        return client.get_prediction(prediction_id)
+    except VlmError as exc:
+        if not exc.transient:
+            raise
+        log.warning("checking prediction %s failed (%s); waiting for it anyway", prediction_id, exc)
+        return None
+
+
+def _policy(poll_interval: float, max_poll_interval: float, unreachable_timeout: float | None) -> PollPolicy:
+    return PollPolicy(
+        first=poll_interval,
+        cap=max(max_poll_interval, poll_interval),
+        unreachable_timeout=unreachable_timeout or DEFAULT_UNREACHABLE_TIMEOUT,
+    )
+
+
 def wait_blocking(
     client: VlmClient,
     prediction_id: str,
@@ -100,39 +122,57 @@ def wait_blocking(
     timeout: float | None,
     poll_interval: float,
     max_poll_interval: float,
-    max_consecutive_errors: int = 10,
+    unreachable_timeout: float | None = None,
+    log: Any = log,
 ) -> Prediction:
-    """Poll in the worker (``deferrable=False``) with the trigger's backoff and error tolerance."""
-    interval = poll_interval
-    last: PredictionStatus | None = None
-    errors = 0
-    while True:
-        delay_floor = 0.0
-        try:
-            prediction = client.get_prediction(prediction_id)
-        except TRANSIENT_ERRORS as exc:
-            errors += 1
-            if errors >= max_consecutive_errors:
-                raise
-            log.warning("polling prediction %s failed (%d in a row): %s", prediction_id, errors, exc)
-            if isinstance(exc, RateLimitError) and exc.retry_after:
-                delay_floor = exc.retry_after
-        else:
-            errors = 0
-            if prediction.status.is_terminal:
-                return prediction
-            if prediction.status is not last:
-                if prediction.status is PredictionStatus.PAUSED:
-                    log.warning("prediction %s is paused on the server; still waiting", prediction_id)
-                log.info("prediction %s is %s", prediction_id, prediction.status.value)
-                interval = poll_interval
-            else:
-                interval = min(interval * 1.5, max_poll_interval)
-            last = prediction.status
-        now = time.time()
-        if deadline is not None and now >= deadline:
-            raise PredictionTimeoutError(prediction_id, timeout or 0.0, last.value if last else None)
-        delay = max(interval, delay_floor)
-        if deadline is not None:
-            delay = min(delay, deadline - now)
-        time.sleep(max(delay, 0.0))
+    """Wait in the worker (``deferrable=False``): the trigger's loop, run by the sync driver.
+
+    Returns the terminal prediction; raises ``PredictionTimeoutError`` at the deadline, the typed
+    error that ended the wait (bad key, unknown id), or ``PredictionWaitError`` when a wait with no
+    deadline found the server unreachable for ``unreachable_timeout``. Transient errors are ridden
+    out until the deadline.
+    """
+    outcome = client._run(
+        wait_for(
+            [prediction_id],
+            deadline=deadline,
+            policy=_policy(poll_interval, max_poll_interval, unreachable_timeout),
+            logger=log,
+        )
+    )
+    if outcome.status in (WaitStatus.SUCCESS, WaitStatus.FAILED):
+        return outcome.predictions[prediction_id]
+    if outcome.status is WaitStatus.TIMEOUT:
+        raise PredictionTimeoutError(prediction_id, timeout or 0.0, outcome.last_status(prediction_id))
+    if outcome.error is not None and not outcome.error.transient:
+        raise outcome.error
+    raise PredictionWaitError(f"waiting for prediction {prediction_id} failed: {outcome.message}")
+
+
+def wait_many_blocking(
+    client: VlmClient,
+    prediction_ids: Sequence[str],
+    *,
+    deadline: float | None,
+    poll_interval: float,
+    max_poll_interval: float,
+    max_concurrency: int = 20,
+    unreachable_timeout: float | None = None,
+    log: Any = log,
+) -> PredictionEvent:
+    """Wait for many predictions in the worker and return the event a trigger would have sent.
+
+    For ``GenerateBatchOperator(deferrable=False)``: the same loop, sweep and event as
+    ``PredictionTrigger``, on the task's blocking client (reads one after the other; big waits
+    read list pages instead of one request per id).
+    """
+    outcome = client._run(
+        wait_for(
+            prediction_ids,
+            deadline=deadline,
+            policy=_policy(poll_interval, max_poll_interval, unreachable_timeout),
+            concurrency=max_concurrency,
+            logger=log,
+        )
+    )
+    return PredictionEvent.from_outcome(outcome)

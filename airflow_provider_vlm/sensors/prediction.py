@@ -24,7 +24,7 @@ from airflow_provider_vlm.client.errors import TRANSIENT_ERRORS
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.retry_policy import default_retry_policy
-from airflow_provider_vlm.sensors._completion import ResponseCheck, outcome, settle_event
+from airflow_provider_vlm.sensors._completion import ResponseCheck, first_check, outcome, settle_event
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
 if TYPE_CHECKING:
@@ -35,6 +35,9 @@ class PredictionSensor(BaseSensorOperator):
     """Wait until ``prediction_id`` is terminal; ``completed`` returns its record, ``failed`` fails.
 
     :param prediction_id: templated, e.g. ``"{{ ti.xcom_pull('submit', key='prediction_id') }}"``.
+    :param vlm_conn_id: the VLM Run connection (default ``vlm_default``).
+    :param domain: templated; the domain whose schema ``autocast`` validates against (default: the
+        prediction's own).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param max_poll_interval: cap of the deferred wait's backoff (starts at ``poke_interval``).
     :param autocast: validate the response against its domain's JSON schema (``domain`` or the
@@ -99,8 +102,8 @@ class PredictionSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         client = self.hook.get_client()
-        prediction = client.get_prediction(prediction_id)  # a finished prediction never defers
-        if prediction.status.is_terminal:
+        prediction = first_check(client, prediction_id, log=self.log)  # a finished one never defers
+        if prediction is not None and prediction.status.is_terminal:
             return outcome(client, prediction, self.check, self.domain)
         self.defer(
             trigger=PredictionTrigger(

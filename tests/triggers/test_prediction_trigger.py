@@ -51,9 +51,17 @@ def test_serialize_is_exact_and_round_trips() -> None:
         "poll_interval": 2.0,
         "max_poll_interval": 9.0,
         "max_concurrency": 20,
-        "max_consecutive_errors": 10,
+        "unreachable_timeout": 3600.0,
     }
     assert PredictionTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+def test_kwargs_serialized_by_earlier_versions_still_load() -> None:
+    """``max_consecutive_errors`` is accepted (rows already in a DB carry it) and dropped."""
+    old = {"prediction_ids": ["p1"], "vlm_conn_id": "c", "deadline": None, "max_consecutive_errors": 10}
+    _path, kwargs = PredictionTrigger(**old).serialize()
+    assert "max_consecutive_errors" not in kwargs
+    assert kwargs["unreachable_timeout"] == 3600.0
 
 
 async def test_one_success_event_for_many_ids(dev, conn) -> None:
@@ -122,7 +130,7 @@ async def test_transient_faults_are_tolerated(dev, conn) -> None:
     assert event["status"] == "success"
 
 
-async def test_server_gone_ends_with_error_after_the_cap(monkeypatch) -> None:
+def _gone(monkeypatch) -> str:
     monkeypatch.setenv(
         "AIRFLOW_CONN_VLM_GONE",
         json.dumps(
@@ -134,16 +142,37 @@ async def test_server_gone_ends_with_error_after_the_cap(monkeypatch) -> None:
             }
         ),
     )
+    return "vlm_gone"
+
+
+async def test_server_gone_is_ridden_out_until_the_deadline(monkeypatch) -> None:
+    """No count of failed polls ends a wait early: it ends at its deadline, with ``timeout``."""
     trigger = PredictionTrigger(
         ["p"],
-        vlm_conn_id="vlm_gone",
-        deadline=time.time() + 60,
+        vlm_conn_id=_gone(monkeypatch),
+        deadline=time.time() + 1.5,
         poll_interval=0.01,
         max_poll_interval=0.01,
         max_consecutive_errors=3,
     )
     (event,) = await _events(trigger)
-    assert event["status"] == "error" and "3 polls in a row failed" in event["message"]
+    assert event["status"] == "timeout", event
+    assert "keeps running on the server" in event["message"]
+    assert "cannot connect to 127.0.0.1:9" in event["message"]
+
+
+async def test_server_gone_without_deadline_ends_after_unreachable_timeout(monkeypatch) -> None:
+    trigger = PredictionTrigger(
+        ["p"],
+        vlm_conn_id=_gone(monkeypatch),
+        deadline=None,
+        poll_interval=0.01,
+        max_poll_interval=0.01,
+        unreachable_timeout=0.5,
+    )
+    (event,) = await _events(trigger)
+    assert event["status"] == "error", event
+    assert "unreachable_timeout 0.5s" in event["message"] and "127.0.0.1:9" in event["message"]
 
 
 async def test_big_waits_sweep_the_list_instead_of_one_get_per_id(dev, conn) -> None:
