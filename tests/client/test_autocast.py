@@ -134,7 +134,9 @@ def test_generate_autocast_fetches_each_schema_once_per_client(dev, invoice_pdf:
 
 def test_autocast_mismatch_is_a_typed_error(dev) -> None:
     with VlmClient(dev.api_key, dev.base_url) as client:
-        # The dev server fills a custom schema with placeholders: "" is not one of the enum's values.
+        # The dev server shapes results to the requested schema; a `responses` fault answers "y",
+        # which is not one of the enum's values.
+        dev.faults(responses={"image.caption": {"nope": "y"}})
         only = {"nope": {"type": "string", "enum": ["x-only"]}}
         config = {"json_schema": {"type": "object", "required": ["nope"], "properties": only}}
         with pytest.raises(ResponseValidationError, match=r"\$\.nope") as caught:
