@@ -12,21 +12,35 @@ operator and the batch operator (one record per input) apply exactly the same on
   same generation, hence the same ``Idempotency-Key``: a server that honours it hands back the
   orphan;
 - a known prediction → look at its status: completed → return it; still waiting → re-attach;
-  failed → submit, next generation.
+  failed → submit, next generation; status unreadable for now (5xx, 429, no reply) → re-attach
+  and let the wait settle it (``check_recorded``).
+
+``submit_once`` applies them for one record; the batch operator calls ``check_recorded`` per
+input. The intent is written after the input is uploaded and just before the create call, so a
+try that fails while uploading leaves no intent behind and the next try does not warn about a
+lost answer that never existed.
 
 A record that cannot be read is an error, never "no record": guessing "none" is how duplicates
-get billed.
+get billed. Values written to ``task_state_store`` stay under its value size limit: large ones go
+through ``ChunkedList``.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from airflow_provider_vlm.client import PredictionStatus
+from airflow_provider_vlm.client import Prediction, PredictionStatus, VlmClient, VlmError
+from airflow_provider_vlm.identity import idempotency_key, identity_key
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+T = TypeVar("T")
 
 #: ``task_state_store`` key of ``GenerateOperator``'s record. Renaming it breaks in-flight retries.
 RECORD_KEY = "vlm_submission"
@@ -59,6 +73,8 @@ class Decision:
     generation: int
     reason: str
     prediction_id: str | None = None
+    #: Re-attached because the recorded prediction's status could not be read (transient error).
+    status_unread: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +116,11 @@ class SubmissionRecord:
 
     def with_prediction(self, prediction_id: str) -> SubmissionRecord:
         return replace(self, prediction_id=prediction_id)
+
+    @property
+    def lost_answer(self) -> bool:
+        """An intent without a prediction id: the create call was made and its answer lost."""
+        return self.prediction_id is None
 
 
 def intent(
@@ -148,6 +169,105 @@ def after_status(record: SubmissionRecord, status: PredictionStatus) -> Decision
     )
 
 
+def check_recorded(
+    record: SubmissionRecord | None,
+    fingerprint: str,
+    clear_number: int,
+    status_of: Callable[[str], PredictionStatus],
+) -> Decision:
+    """The one "check the recorded prediction, then decide" (``GenerateOperator`` and the batch).
+
+    ``status_of`` reads a prediction's status (from the server, or from what a batch already
+    knows). A status that cannot be read right now (a transient error: 5xx, 429, no reply)
+    re-attaches: the wait that follows rides such errors out and settles the prediction, where a
+    look-up here would fail the whole try. Any other error (unknown id, rejected key) is raised.
+    """
+    decision = decide(record, fingerprint, clear_number)
+    if decision.step is not Step.CHECK:
+        return decision
+    assert record is not None and record.prediction_id is not None
+    try:
+        status = status_of(record.prediction_id)
+    except VlmError as exc:
+        if not exc.transient:
+            raise
+        return Decision(
+            Step.ATTACH,
+            record.generation,
+            f"the status of prediction {record.prediction_id} cannot be read now ({exc}): re-attaching; "
+            "the wait settles it",
+            record.prediction_id,
+            status_unread=True,
+        )
+    return after_status(record, status)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What ``submit_once`` found or created: the id always, the prediction when it was read."""
+
+    prediction_id: str
+    prediction: Prediction | None
+    decision: Decision
+
+
+def task_identity(context: Context) -> str:
+    ti = context["ti"]
+    return identity_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+
+
+def clear_number(context: Context) -> int:
+    return int(getattr(context["dag_run"], "clear_number", 0) or 0)
+
+
+def submit_once(
+    context: Context,
+    client: VlmClient,
+    fingerprint: str,
+    *,
+    prepare: Callable[[], T],
+    create: Callable[[T, str], Prediction],
+    log: Any,
+    record_key: str = RECORD_KEY,
+) -> Submitted:
+    """Apply the record's rules for one task: return or re-attach to a known prediction, or submit one.
+
+    ``prepare`` readies the input (uploads it) and may fail without leaving a trace; then the
+    intent is written, then ``create`` makes the prediction under the ``Idempotency-Key`` it is
+    given, then the prediction id is written. A lost answer is thus settled by the next try with
+    the same key, and a failed upload is never mistaken for one.
+    """
+    store = RecordStore.from_context(context, record_key)
+    record = store.load()
+    current_clear = clear_number(context)
+    seen: dict[str, Prediction] = {}
+
+    def status_of(prediction_id: str) -> PredictionStatus:
+        seen[prediction_id] = client.get_prediction(prediction_id)
+        return seen[prediction_id].status
+
+    decision = check_recorded(record, fingerprint, current_clear, status_of)
+    if decision.step in (Step.RETURN, Step.ATTACH):
+        assert decision.prediction_id is not None
+        log.info("%s", decision.reason)
+        return Submitted(decision.prediction_id, seen.get(decision.prediction_id), decision)
+    prepared = prepare()
+    if decision.step is Step.RESUBMIT:
+        log.warning(
+            "%s. A server that honours Idempotency-Key hands back the same prediction; one that "
+            "does not may have billed a duplicate.",
+            decision.reason,
+        )
+    else:
+        log.info("submitting (generation %d): %s", decision.generation, decision.reason)
+    pending = intent(fingerprint, current_clear, decision.generation)
+    store.save(pending)
+    prediction = create(prepared, idempotency_key(task_identity(context), fingerprint, decision.generation))
+    store.save(pending.with_prediction(prediction.id))
+    log.info("submitted prediction %s (%s)", prediction.id, prediction.status.value)
+    return Submitted(prediction.id, prediction, decision)
+
+
 class RecordStore:
     """Reads and writes one record under one key of ``task_state_store``; never swallows a failure."""
 
@@ -166,16 +286,128 @@ class RecordStore:
         return cls(store, key)
 
     def load(self) -> SubmissionRecord | None:
-        try:
-            value = self.store.get(self.key, None)
-        except Exception as exc:  # any failure to read must stop the task, not look like "no record"
-            raise RecordError(f"cannot read the submission record {self.key!r}: {exc}") from exc
+        value = _get(self.store, self.key)
         return None if value is None else SubmissionRecord.from_json(value)
 
     def save(self, record: SubmissionRecord) -> None:
-        from airflow.sdk.execution_time.context import NEVER_EXPIRE
+        _set(self.store, self.key, record.to_json())
 
+
+#: Target size of one stored value's JSON, well under ``[state_store] max_value_storage_bytes``
+#: (65,535 bytes by default).
+CHUNK_BYTES = 48_000
+CHUNKS_VERSION = 1
+
+
+def _json_size(value: Any) -> int:
+    """Bytes of the value as JSON with the default (spaced) separators, the larger of the usual forms."""
+    return len(json.dumps(value, default=str).encode())
+
+
+class ChunkedList:
+    """A list of JSON items kept in ``task_state_store`` as chunks under the store's value limit.
+
+    The header ``key`` says how many chunks there are; items live under ``key.0``, ``key.1``...
+    An item keeps the chunk it was first given, so ``flush`` rewrites only the chunks that
+    changed, and the header last (it never names a chunk not yet written). Every large value
+    this package stores goes through here: one place knows the limit.
+    """
+
+    def __init__(self, store: StateStore, key: str, chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.store = store
+        self.key = key
+        self.chunk_bytes = chunk_bytes
+        self.items: list[Any] = []
+        self._chunk_of: list[int] = []  # item index -> chunk index
+        self._sizes: list[int] = []  # bytes per chunk (approximate: items plus separators)
+        self._dirty: set[int] = set()
+        self._header_dirty = False
+
+    def chunk_key(self, index: int) -> str:
+        return f"{self.key}.{index}"
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self._sizes)
+
+    def load(self) -> ChunkedList:
+        """Read every chunk; a missing or malformed one raises ``RecordError``, never "empty"."""
+        header = _get(self.store, self.key)
+        if header is None:
+            return self
+        if not isinstance(header, Mapping) or header.get("version") != CHUNKS_VERSION:
+            raise RecordError(f"stored value {self.key!r} is not a chunk header: {header!r}")
         try:
-            self.store.set(self.key, record.to_json(), retention=NEVER_EXPIRE)
-        except Exception as exc:
-            raise RecordError(f"cannot write the submission record {self.key!r}: {exc}") from exc
+            count = int(header["chunks"])
+        except (KeyError, TypeError, ValueError):
+            raise RecordError(f"chunk header {self.key!r} is malformed: {header!r}") from None
+        for index in range(count):
+            rows = _get(self.store, self.chunk_key(index))
+            if not isinstance(rows, list):
+                raise RecordError(f"chunk {self.chunk_key(index)!r} is missing or not a list")
+            self._sizes.append(2)
+            for row in rows:
+                self._place(row, index)
+        return self
+
+    def append(self, item: Any) -> int:
+        size = _json_size(item) + 2
+        if size + 2 > self.chunk_bytes:
+            raise RecordError(f"one item of {self.key!r} is {size:,} bytes, over the chunk size")
+        if not self._sizes or self._sizes[-1] + size > self.chunk_bytes:
+            self._sizes.append(2)
+            self._header_dirty = True
+        index = self._place(item, len(self._sizes) - 1)
+        self._dirty.add(self._chunk_of[index])
+        return index
+
+    def extend(self, items: Iterable[Any]) -> None:
+        for item in items:
+            self.append(item)
+
+    def reset(self, items: Iterable[Any]) -> None:
+        """Replace the whole list; ``flush`` writes it, header included (even when empty)."""
+        self.items, self._chunk_of, self._sizes = [], [], []
+        self._dirty.clear()
+        self.extend(items)
+        self._header_dirty = True
+
+    def replace(self, index: int, item: Any) -> None:
+        """Change one item in place; it stays in its chunk (rows of a batch keep their size)."""
+        chunk = self._chunk_of[index]
+        self._sizes[chunk] += _json_size(item) - _json_size(self.items[index])
+        if self._sizes[chunk] > self.chunk_bytes + self.chunk_bytes // 4:
+            raise RecordError(f"chunk {self.chunk_key(chunk)!r} outgrew the value limit")
+        self.items[index] = item
+        self._dirty.add(chunk)
+
+    def flush(self) -> None:
+        for chunk in sorted(self._dirty):
+            rows = [item for item, c in zip(self.items, self._chunk_of, strict=True) if c == chunk]
+            _set(self.store, self.chunk_key(chunk), rows)
+        self._dirty.clear()
+        if self._header_dirty:
+            _set(self.store, self.key, {"version": CHUNKS_VERSION, "chunks": len(self._sizes)})
+            self._header_dirty = False
+
+    def _place(self, item: Any, chunk: int) -> int:
+        self.items.append(item)
+        self._chunk_of.append(chunk)
+        self._sizes[chunk] += _json_size(item) + 2
+        return len(self.items) - 1
+
+
+def _get(store: StateStore, key: str) -> Any:
+    try:
+        return store.get(key, None)
+    except Exception as exc:  # any failure to read must stop the task, not look like "no record"
+        raise RecordError(f"cannot read the stored value {key!r}: {exc}") from exc
+
+
+def _set(store: StateStore, key: str, value: Any) -> None:
+    from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+    try:
+        store.set(key, value, retention=NEVER_EXPIRE)
+    except Exception as exc:
+        raise RecordError(f"cannot write the stored value {key!r}: {exc}") from exc
