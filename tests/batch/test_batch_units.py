@@ -99,7 +99,14 @@ def test_inputs_as_list_rendered_string_and_duplicates() -> None:
 
 def test_trigger_kwargs_hold_ids_and_timings_only() -> None:
     _, kwargs = op(timeout=60).trigger_for(["p1", "p2"]).serialize()
-    core = {"prediction_ids", "vlm_conn_id", "deadline", "poll_interval", "max_poll_interval", "max_concurrency"}
+    core = {
+        "prediction_ids",
+        "vlm_conn_id",
+        "deadline",
+        "poll_interval",
+        "max_poll_interval",
+        "max_concurrency",
+    }
     assert core <= set(kwargs) <= core | {"max_consecutive_errors", "unreachable_timeout"}
     assert kwargs["prediction_ids"] == ["p1", "p2"] and kwargs["deadline"] is not None
 

@@ -21,6 +21,7 @@ from airflow_provider_vlm.sensors.prediction import PredictionSensor
 INVOICE = os.environ.get("VLM_TEST_INVOICE", "missing.pdf")
 INVOICES = json.loads(os.environ.get("VLM_TEST_INVOICES", "[]"))
 BAD_FILE = os.environ.get("VLM_TEST_BAD_FILE", "missing.txt")
+MISSING_FILE = os.environ.get("VLM_TEST_MISSING_FILE", "missing-folder/missing.pdf")
 
 START = datetime(2026, 1, 1)
 FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0}
@@ -140,3 +141,16 @@ with _dag("vlm_sensor_timeout"):
 
 with _dag("vlm_schema"):
     GenerateSchemaOperator(task_id="schema", media="document", file=INVOICE)
+
+with _dag("vlm_input_errors"):
+    # Each fails on its first try although retries are allowed: the next try would fail the same way.
+    GenerateOperator(task_id="too_large", domain="document.invoice", file=INVOICE, **FAST, **RETRYING)
+    GenerateOperator(task_id="missing_path", domain="document.invoice", file=MISSING_FILE, **FAST, **RETRYING)
+    GenerateOperator(
+        task_id="unknown_file_id",
+        domain="document.invoice",
+        file_id="file-not-on-this-server",
+        **FAST,
+        **RETRYING,
+    )
+    GenerateSchemaOperator(task_id="schema_too_large", media="document", file=INVOICE, retries=2)
