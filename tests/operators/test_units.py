@@ -56,9 +56,9 @@ def test_templates_are_checked_after_rendering() -> None:
 def test_a_string_is_never_sent_as_a_file_id() -> None:
     from airflow_provider_vlm.operators._inputs import load_input
 
-    with pytest.raises(VlmInputError, match="file not found: 'invoice_march'.*file_id="):
+    with pytest.raises(VlmInputError, match=r"file not found: 'invoice_march'.*file_id="):
         load_input(file="invoice_march")
-    with pytest.raises(VlmInputError, match="file not found: .*march.pdf"):
+    with pytest.raises(VlmInputError, match=r"file not found: .*march\.pdf"):
         load_input(file="no-such-folder/march.pdf")
     loaded = load_input(file_id="file-abc123")
     assert loaded.file_id == "file-abc123" and loaded.content is None
