@@ -109,6 +109,50 @@ def _equal(one: Any, two: Any) -> bool:
     return type(one) is type(two) and bool(one == two)
 
 
+_MISSING = object()
+_CLASSES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "null": (type(None),),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def _type_names(value: Any) -> list[str]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or any(n not in _TYPES for n in names):
+        raise _Unsupported(f"type {value!r}")
+    return names
+
+
+def _only_type(schema: Any) -> bool:
+    """A schema that says nothing but its type (annotations aside)."""
+    return isinstance(schema, dict) and "type" in schema and not (set(schema) - _ANNOTATIONS - {"type"})
+
+
+def _type_test(names: list[str]) -> Check:
+    """One test for a list of JSON types: ``isinstance`` first, the numeric rules only for numbers."""
+    names = _type_names(names)
+    classes = tuple(c for n in names if n in _CLASSES for c in _CLASSES[n])
+    if "number" not in names and "integer" not in names:
+        return lambda v: isinstance(v, classes)
+    any_number = "number" in names
+
+    def test(v: Any) -> bool:
+        if isinstance(v, classes):
+            return True
+        if isinstance(v, bool):  # not a number in JSON (and "boolean" was not asked for)
+            return False
+        if isinstance(v, int):
+            return True
+        if isinstance(v, float):
+            return any_number or v.is_integer()
+        return False
+
+    return test
+
+
 class _Compiler:
     def __init__(self, root: dict[str, Any]) -> None:
         self.root = root
@@ -144,20 +188,36 @@ class _Compiler:
             return lambda v: True
         if len(checks) == 1:
             return checks[0]
-        return lambda v: all(check(v) for check in checks)
+        checks_t = tuple(checks)
+
+        def every(v: Any) -> bool:
+            for check in checks_t:  # noqa: SIM110 - no generator per call: this runs per value
+                if not check(v):
+                    return False
+            return True
+
+        return every
 
     def keyword(self, key: str, value: Any, schema: dict[str, Any]) -> Check:
         if key == "type":
             names = [value] if isinstance(value, str) else value
             if not isinstance(names, list) or any(n not in _TYPES for n in names):
                 raise _Unsupported(f"type {value!r}")
-            tests = [_TYPES[n] for n in names]
-            return tests[0] if len(tests) == 1 else (lambda v: any(t(v) for t in tests))
+            return _type_test(names)
         if key == "properties":
-            props = {name: self.node(sub) for name, sub in value.items()}
-            return lambda v: (
-                not isinstance(v, dict) or all(check(v[name]) for name, check in props.items() if name in v)
-            )
+            props = tuple((name, self.node(sub)) for name, sub in value.items())
+
+            def properties(v: Any) -> bool:
+                if type(v) is not dict:
+                    return not isinstance(v, dict) or all(c(v[n]) for n, c in props if n in v)
+                get = v.get
+                for name, check in props:
+                    found = get(name, _MISSING)
+                    if found is not _MISSING and not check(found):
+                        return False
+                return True
+
+            return properties
         if key == "required":
             names = list(value)
             return lambda v: not isinstance(v, dict) or all(name in v for name in names)
@@ -171,9 +231,19 @@ class _Compiler:
             item = self.node(value)
             return lambda v: not isinstance(v, list) or all(item(x) for x in v)
         if key in ("anyOf", "allOf", "oneOf"):
-            subs = [self.node(s) for s in value]
+            if key == "anyOf" and value and all(_only_type(s) for s in value):
+                # ``anyOf: [{type: string}, {type: null}]`` (a nullable field): one type test
+                return _type_test([n for s in value for n in _type_names(s["type"])])
+            subs = tuple(self.node(s) for s in value)
             if key == "anyOf":
-                return lambda v: any(s(v) for s in subs)
+
+                def any_of(v: Any) -> bool:
+                    for sub in subs:  # noqa: SIM110 - no generator per call: this runs per value
+                        if sub(v):
+                            return True
+                    return False
+
+                return any_of
             if key == "allOf":
                 return lambda v: all(s(v) for s in subs)
             return lambda v: sum(1 for s in subs if s(v)) == 1
