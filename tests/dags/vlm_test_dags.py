@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timedelta
+from typing import Any
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, get_current_context
 from pydantic import BaseModel, Field
 
+from airflow_provider_vlm.client import Prediction, VlmClient
 from airflow_provider_vlm.operators.generate import GenerateOperator
 from airflow_provider_vlm.operators.schema import GenerateSchemaOperator
 from airflow_provider_vlm.sensors.prediction import PredictionSensor
@@ -34,6 +36,28 @@ class StrictTotal(BaseModel):
     total: float = Field(gt=0)
 
 
+class WorkerCrash(RuntimeError):
+    """Stands for a worker dying: not a client error, so nothing catches it and the task retries."""
+
+
+def _first_try() -> bool:
+    return int(get_current_context()["ti"].try_number) == 1
+
+
+class CrashAfterSubmitOperator(GenerateOperator):
+    """Dies on its first try right after submitting: where it would defer, or return its result."""
+
+    def defer(self, **kwargs: Any) -> Any:
+        if _first_try():
+            raise WorkerCrash("simulated worker crash after submitting")
+        return super().defer(**kwargs)
+
+    def _result(self, client: VlmClient, prediction: Prediction) -> dict[str, Any]:
+        if _first_try():
+            raise WorkerCrash("simulated worker crash after submitting")
+        return super()._result(client, prediction)
+
+
 def _dag(dag_id: str) -> DAG:
     return DAG(dag_id, schedule=None, start_date=START, catchup=False, tags=["vlm-test"])
 
@@ -45,6 +69,16 @@ with _dag("vlm_deferrable"):
 
 with _dag("vlm_blocking"):
     GenerateOperator(
+        task_id="extract", domain="document.invoice", file=INVOICE, deferrable=False, **FAST, **RETRYING
+    )
+
+with _dag("vlm_crash_deferrable"):
+    CrashAfterSubmitOperator(
+        task_id="extract", domain="document.invoice", file=INVOICE, deferrable=True, **FAST, **RETRYING
+    )
+
+with _dag("vlm_crash_blocking"):
+    CrashAfterSubmitOperator(
         task_id="extract", domain="document.invoice", file=INVOICE, deferrable=False, **FAST, **RETRYING
     )
 
