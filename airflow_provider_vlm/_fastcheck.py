@@ -2,8 +2,11 @@
 
 ``jsonschema`` re-walks the schema and builds a validator object per keyword per value, about
 1.6 ms per invoice; ten thousand invoices would spend more time validating than fetching. This
-module compiles a schema once into nested closures (a few microseconds per value) for the
-keywords the platform's domain schemas use. It is only ever a shortcut to "valid": a schema with
+module compiles a schema once into the source of one plain Python function (plus one per
+``$ref`` target and per ``anyOf`` branch), tens of microseconds per invoice, for the keywords the
+platform's domain schemas use. The source is built from the schema's structure only: names and
+values from the schema reach it as ``repr`` literals or as constants passed in, never as code.
+It is only ever a shortcut to "valid": a schema with
 any keyword it does not implement is not compiled (``compile`` returns ``None``), and a response
 it rejects is handed to ``jsonschema``, which decides and names the failing field. So its answer
 "valid" must mean exactly what ``jsonschema`` (Draft 2020-12 rules, no format assertion) means.
@@ -11,6 +14,7 @@ it rejects is handed to ``jsonschema``, which decides and names the failing fiel
 
 from __future__ import annotations
 
+from builtins import compile as builtins_compile
 from collections.abc import Callable
 from typing import Any
 
@@ -109,7 +113,6 @@ def _equal(one: Any, two: Any) -> bool:
     return type(one) is type(two) and bool(one == two)
 
 
-_MISSING = object()
 _CLASSES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "null": (type(None),),
@@ -117,6 +120,7 @@ _CLASSES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
     "array": (list,),
 }
+_MISSING = object()
 
 
 def _type_names(value: Any) -> list[str]:
@@ -131,36 +135,33 @@ def _only_type(schema: Any) -> bool:
     return isinstance(schema, dict) and "type" in schema and not (set(schema) - _ANNOTATIONS - {"type"})
 
 
-def _type_test(names: list[str]) -> Check:
-    """One test for a list of JSON types: ``isinstance`` first, the numeric rules only for numbers."""
-    names = _type_names(names)
-    classes = tuple(c for n in names if n in _CLASSES for c in _CLASSES[n])
-    if "number" not in names and "integer" not in names:
-        return lambda v: isinstance(v, classes)
-    any_number = "number" in names
+class _Generator:
+    """Writes the checking functions; every statement list ``return False`` on a mismatch."""
 
-    def test(v: Any) -> bool:
-        if isinstance(v, classes):
-            return True
-        if isinstance(v, bool):  # not a number in JSON (and "boolean" was not asked for)
-            return False
-        if isinstance(v, int):
-            return True
-        if isinstance(v, float):
-            return any_number or v.is_integer()
-        return False
-
-    return test
-
-
-class _Compiler:
     def __init__(self, root: dict[str, Any]) -> None:
         self.root = root
-        self.refs: dict[str, Check] = {}
+        self.consts: list[Any] = []
+        self.functions: list[str] = []
+        self.refs: dict[str, str] = {}
+        self.count = 0
 
-    def ref(self, pointer: str) -> Check:
-        if not pointer.startswith("#"):
-            raise _Unsupported(f"$ref {pointer}")
+    def const(self, value: Any) -> str:
+        self.consts.append(value)
+        return f"_c[{len(self.consts) - 1}]"
+
+    def fresh(self, prefix: str = "x") -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def function(self, schema: Any, name: str | None = None) -> str:
+        name = name or self.fresh("_f")
+        lines = self.node(schema, "v", "    ")
+        self.functions.append("\n".join([f"def {name}(v):", *lines, "    return True"]))
+        return name
+
+    def ref(self, pointer: str) -> str:
+        if not isinstance(pointer, str) or not pointer.startswith("#"):
+            raise _Unsupported(f"$ref {pointer!r}")
         if pointer not in self.refs:
             target: Any = self.root
             for part in filter(None, pointer[1:].split("/")):
@@ -168,119 +169,157 @@ class _Compiler:
                 if not isinstance(target, dict) or part not in target:
                     raise _Unsupported(f"$ref {pointer}")
                 target = target[part]
-            slot: list[Check] = []
-            self.refs[pointer] = lambda v: slot[0](v)  # recursion-safe: filled below
-            slot.append(self.node(target))
+            name = self.refs[pointer] = self.fresh("_r")  # named first: recursion calls it
+            self.function(target, name)
         return self.refs[pointer]
 
-    def node(self, schema: Any) -> Check:
+    def type_test(self, names: list[str], var: str) -> str:
+        """An expression true when ``var`` has one of the JSON types."""
+        classes = self.const(tuple(c for n in _type_names(names) if n in _CLASSES for c in _CLASSES[n]))
+        test = f"isinstance({var}, {classes})"
+        if "number" in names:
+            return f"({test} or (isinstance({var}, (int, float)) and not isinstance({var}, bool)))"
+        if "integer" in names:
+            return (
+                f"({test} or (isinstance({var}, int) and not isinstance({var}, bool)) "
+                f"or (isinstance({var}, float) and {var}.is_integer()))"
+            )
+        return test
+
+    def branch(self, schema: Any, var: str) -> str:
+        """An expression true when ``var`` matches ``schema`` (for anyOf/oneOf/not)."""
+        if _only_type(schema):
+            return self.type_test(_type_names(schema["type"]), var)
+        if isinstance(schema, dict) and "$ref" in schema and not (set(schema) - _ANNOTATIONS - {"$ref"}):
+            return f"{self.ref(schema['$ref'])}({var})"
+        return f"{self.function(schema)}({var})"
+
+    def node(self, schema: Any, var: str, ind: str) -> list[str]:
         if schema is True:
-            return lambda v: True
+            return []
         if schema is False:
-            return lambda v: False
+            return [f"{ind}return False"]
         if not isinstance(schema, dict):
             raise _Unsupported("schema is not an object")
         unknown = set(schema) - _IMPLEMENTED - _ANNOTATIONS - {"$schema"}
         if unknown:
             raise _Unsupported(", ".join(sorted(unknown)))
-        checks = [self.keyword(k, v, schema) for k, v in schema.items() if k in _IMPLEMENTED]
-        if not checks:
-            return lambda v: True
-        if len(checks) == 1:
-            return checks[0]
-        checks_t = tuple(checks)
+        lines: list[str] = []
+        for key, value in schema.items():
+            if key in _IMPLEMENTED:
+                lines += self.keyword(key, value, schema, var, ind)
+        return lines
 
-        def every(v: Any) -> bool:
-            for check in checks_t:  # noqa: SIM110 - no generator per call: this runs per value
-                if not check(v):
-                    return False
-            return True
-
-        return every
-
-    def keyword(self, key: str, value: Any, schema: dict[str, Any]) -> Check:
+    def keyword(self, key: str, value: Any, schema: dict[str, Any], var: str, ind: str) -> list[str]:
+        nxt = ind + "    "
         if key == "type":
-            names = [value] if isinstance(value, str) else value
-            if not isinstance(names, list) or any(n not in _TYPES for n in names):
-                raise _Unsupported(f"type {value!r}")
-            return _type_test(names)
+            return [f"{ind}if not {self.type_test(_type_names(value), var)}:", f"{nxt}return False"]
         if key == "properties":
-            props = tuple((name, self.node(sub)) for name, sub in value.items())
-
-            def properties(v: Any) -> bool:
-                if type(v) is not dict:
-                    return not isinstance(v, dict) or all(c(v[n]) for n, c in props if n in v)
-                get = v.get
-                for name, check in props:
-                    found = get(name, _MISSING)
-                    if found is not _MISSING and not check(found):
-                        return False
-                return True
-
-            return properties
+            if not isinstance(value, dict):
+                raise _Unsupported("properties")
+            lines = [f"{ind}if isinstance({var}, dict):"]
+            for name, sub in value.items():
+                if not isinstance(name, str):
+                    raise _Unsupported("property name")
+                inner = self.fresh()
+                body = self.node(sub, inner, nxt + "    ")
+                if body:
+                    lines += [
+                        f"{nxt}{inner} = {var}.get({name!r}, _missing)",
+                        f"{nxt}if {inner} is not _missing:",
+                    ]
+                    lines += body
+            return lines if len(lines) > 1 else []
         if key == "required":
-            names = list(value)
-            return lambda v: not isinstance(v, dict) or all(name in v for name in names)
+            names = [n for n in value if isinstance(n, str)]
+            if len(names) != len(value):
+                raise _Unsupported("required")
+            test = " or ".join(f"{n!r} not in {var}" for n in names) or "False"
+            return [f"{ind}if isinstance({var}, dict) and ({test}):", f"{nxt}return False"]
         if key == "additionalProperties":
-            known = set(schema.get("properties", {}))
-            extra = self.node(value)
-            return lambda v: not isinstance(v, dict) or all(extra(v[k]) for k in v if k not in known)
+            known = self.const(frozenset(schema.get("properties", {})))
+            k, inner = self.fresh("k"), self.fresh()
+            body = self.node(value, inner, nxt + "        ")
+            if not body:
+                return []
+            return [
+                f"{ind}if isinstance({var}, dict):",
+                f"{nxt}for {k}, {inner} in {var}.items():",
+                f"{nxt}    if {k} not in {known}:",
+                *body,
+            ]
         if key == "items":
             if not isinstance(value, (dict, bool)):
                 raise _Unsupported("items as a list")
-            item = self.node(value)
-            return lambda v: not isinstance(v, list) or all(item(x) for x in v)
-        if key in ("anyOf", "allOf", "oneOf"):
-            if key == "anyOf" and value and all(_only_type(s) for s in value):
-                # ``anyOf: [{type: string}, {type: null}]`` (a nullable field): one type test
-                return _type_test([n for s in value for n in _type_names(s["type"])])
-            subs = tuple(self.node(s) for s in value)
-            if key == "anyOf":
-
-                def any_of(v: Any) -> bool:
-                    for sub in subs:  # noqa: SIM110 - no generator per call: this runs per value
-                        if sub(v):
-                            return True
-                    return False
-
-                return any_of
-            if key == "allOf":
-                return lambda v: all(s(v) for s in subs)
-            return lambda v: sum(1 for s in subs if s(v)) == 1
+            inner = self.fresh()
+            body = self.node(value, inner, nxt + "    ")
+            return [f"{ind}if isinstance({var}, list):", f"{nxt}for {inner} in {var}:", *body] if body else []
+        if key == "allOf":
+            return [line for sub in value for line in self.node(sub, var, ind)]
+        if key == "anyOf":
+            # type-only branches first, as one test: ``anyOf: [{$ref}, {type: null}]`` tests null first
+            only = [n for sub in value if _only_type(sub) for n in _type_names(sub["type"])]
+            parts = [self.type_test(only, var)] if only else []
+            parts += [self.branch(sub, var) for sub in value if not _only_type(sub)]
+            if not parts:
+                raise _Unsupported("empty anyOf")
+            return [f"{ind}if not ({' or '.join(parts)}):", f"{nxt}return False"]
+        if key == "oneOf":
+            tests = ", ".join(self.branch(s, var) for s in value)
+            return [f"{ind}if sum(map(bool, ({tests},))) != 1:", f"{nxt}return False"]
         if key == "not":
-            sub = self.node(value)
-            return lambda v: not sub(v)
+            return [f"{ind}if {self.branch(value, var)}:", f"{nxt}return False"]
         if key == "enum":
-            options = list(value)
-            return lambda v: any(_equal(v, o) for o in options)
+            return [
+                f"{ind}if not any(_equal({var}, o) for o in {self.const(list(value))}):",
+                f"{nxt}return False",
+            ]
         if key == "const":
-            return lambda v: _equal(v, value)
+            return [f"{ind}if not _equal({var}, {self.const(value)}):", f"{nxt}return False"]
         if key == "$ref":
-            return self.ref(value)
+            return [f"{ind}if not {self.ref(value)}({var}):", f"{nxt}return False"]
         if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             if not _is_number(value):
                 raise _Unsupported(f"{key} {value!r}")
-            compare: Callable[[Any], bool] = {
-                "minimum": lambda v: v >= value,
-                "maximum": lambda v: v <= value,
-                "exclusiveMinimum": lambda v: v > value,
-                "exclusiveMaximum": lambda v: v < value,
-            }[key]
-            return lambda v: not _is_number(v) or compare(v)
+            op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[key]
+            number = f"isinstance({var}, (int, float)) and not isinstance({var}, bool)"
+            return [f"{ind}if {number} and not ({var} {op} {self.const(value)}):", f"{nxt}return False"]
         if key in ("minLength", "maxLength", "minItems", "maxItems"):
-            kind: type[str] | type[list[Any]] = str if key.endswith("Length") else list
-            low = key.startswith("min")
-            return lambda v: not isinstance(v, kind) or (len(v) >= value if low else len(v) <= value)
+            if not _is_integer(value):
+                raise _Unsupported(f"{key} {value!r}")
+            kind = "str" if key.endswith("Length") else "list"
+            op = "<" if key.startswith("min") else ">"
+            return [
+                f"{ind}if isinstance({var}, {kind}) and len({var}) {op} {int(value)}:",
+                f"{nxt}return False",
+            ]
         raise _Unsupported(key)  # pragma: no cover - every implemented keyword is handled above
 
 
-def compile(schema: Any) -> Check | None:
-    """A check that returns ``True`` only for instances ``jsonschema`` accepts; ``None`` if unsupported."""
+def source(schema: Any) -> tuple[str, list[Any]] | None:
+    """The generated module source and its constants (for reading and tests); ``None`` if unsupported."""
     if isinstance(schema, dict):
         dialect = schema.get("$schema")
         if dialect is not None and dialect not in _DIALECTS:
             return None
     try:
-        return _Compiler(schema if isinstance(schema, dict) else {}).node(schema)
+        generator = _Generator(schema if isinstance(schema, dict) else {})
+        generator.function(schema, "_root")
     except (_Unsupported, RecursionError, TypeError, AttributeError):
         return None
+    return "\n\n".join(generator.functions), generator.consts
+
+
+def compile(schema: Any) -> Check | None:
+    """A check that returns ``True`` only for instances ``jsonschema`` accepts; ``None`` if unsupported."""
+    generated = source(schema)
+    if generated is None:
+        return None
+    code, consts = generated
+    namespace: dict[str, Any] = {"_c": consts, "_missing": _MISSING, "_equal": _equal}
+    try:
+        exec(builtins_compile(code, "<vlm schema check>", "exec"), namespace)
+    except (SyntaxError, RecursionError, MemoryError):  # e.g. nesting deeper than Python allows
+        return None
+    check: Check = namespace["_root"]
+    return check

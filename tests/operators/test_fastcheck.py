@@ -37,6 +37,11 @@ HAND_MADE: list[dict[str, Any]] = [
         },
     },
     {"allOf": [{"type": "object"}, {"required": ["x"]}], "additionalProperties": {"type": "string"}},
+    # names are data, never code: quotes, backslashes, newlines and code-like text stay literals
+    {
+        "properties": {"x'\"\\\n": {"type": "integer"}, "__import__('os')": {"const": 1}},
+        "required": ["x'\"\\\n"],
+    },
 ]
 VALUES: list[Any] = [
     None,
