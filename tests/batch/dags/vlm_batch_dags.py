@@ -114,8 +114,9 @@ with _dag("vlm_batch_crash"):
 with _dag("vlm_batch_invoices"):
     common: dict[str, Any] = {"domain": "document.invoice", "inputs": INPUTS, "deferrable": True, **FAST}
     GenerateBatchOperator(task_id="strict", output_path=f"{OUTPUT}/strict", **common)
+    # autocast: every completed invoice is also checked against document.invoice's schema
     GenerateBatchOperator(
-        task_id="tolerant", output_path=f"{OUTPUT}/tolerant", max_failed_fraction=0.5, **common
+        task_id="tolerant", output_path=f"{OUTPUT}/tolerant", max_failed_fraction=0.5, autocast=True, **common
     )
 
 with _dag("vlm_batch_validated"):
