@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from airflow_provider_vlm.client import PredictionStatus
-from airflow_provider_vlm.durable import ChunkedList, RecordError, StateStore, SubmissionRecord
+from airflow_provider_vlm.durable import SubmissionRecord
+from airflow_provider_vlm.state_store import ChunkedList, RecordError, StateStore
 
 #: ``task_state_store`` key of the header; chunks are ``f"{HEADER_KEY}.{n}"``. Renaming breaks retries.
 HEADER_KEY = "vlm_batch"

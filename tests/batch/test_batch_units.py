@@ -11,11 +11,12 @@ import pytest
 from pydantic import BaseModel
 
 from airflow_provider_vlm.client import PredictionStatus, VlmInputError
-from airflow_provider_vlm.durable import CHUNK_BYTES, RecordError, SubmissionRecord
+from airflow_provider_vlm.durable import RecordError, SubmissionRecord
 from airflow_provider_vlm.operators._batch_collect import apply_failure_policy
 from airflow_provider_vlm.operators._batch_output import InputResult, ResultWriter
 from airflow_provider_vlm.operators._batch_state import HEADER_KEY, INVALID_KEY, BatchState, InputState
 from airflow_provider_vlm.operators.batch import BatchFailedError, GenerateBatchOperator
+from airflow_provider_vlm.state_store import CHUNK_BYTES
 
 from .conftest import make_documents
 
