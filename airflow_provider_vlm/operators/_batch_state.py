@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow_provider_vlm.client import PredictionStatus
 from airflow_provider_vlm.durable import SubmissionRecord
-from airflow_provider_vlm.state_store import ChunkedList, RecordError, StateStore
+from airflow_provider_vlm.state_store import ChunkedList, RecordError, StateStore, read_value
 
 #: ``task_state_store`` key of the header; chunks are ``f"{HEADER_KEY}.{n}"``. Renaming breaks retries.
 HEADER_KEY = "vlm_batch"
@@ -121,6 +121,9 @@ class BatchState:
         rows.flush()
 
     def load_invalid(self) -> dict[str, str]:
+        legacy = read_value(self.store, INVALID_KEY)
+        if isinstance(legacy, Mapping) and "chunks" not in legacy:  # one plain object, as written before
+            return {str(k): str(v) for k, v in legacy.items()}
         rows = ChunkedList(self.store, INVALID_KEY).load()
         invalid: dict[str, str] = {}
         for row in rows.items:

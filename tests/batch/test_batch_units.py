@@ -187,6 +187,8 @@ def test_every_value_stays_under_the_store_limit_even_300_invalid_inputs() -> No
     assert BatchState.load(store).load_invalid() == invalid
     state.save_invalid({})  # a later try with no invalid input replaces the list
     assert BatchState.load(store).load_invalid() == {}
+    store.set(INVALID_KEY, {"a.pdf": "file not found"})  # as an earlier version wrote it
+    assert BatchState.load(store).load_invalid() == {"a.pdf": "file not found"}
 
 
 def test_status_only_terminal_is_remembered() -> None:
