@@ -12,37 +12,39 @@ operator and the batch operator (one record per input) apply exactly the same on
   same generation, hence the same ``Idempotency-Key``: a server that honours it hands back the
   orphan;
 - a known prediction → look at its status: completed → return it; still waiting → re-attach;
-  failed → submit, next generation.
+  failed → submit, next generation; status unreadable for now (5xx, 429, no reply) → re-attach
+  and let the wait settle it (``check_recorded``).
+
+``submit_once`` applies them for one record; the batch operator calls ``check_recorded`` per
+input. The intent is written after the input is uploaded and just before the create call, so a
+try that fails while uploading leaves no intent behind and the next try does not warn about a
+lost answer that never existed.
 
 A record that cannot be read is an error, never "no record": guessing "none" is how duplicates
-get billed.
+get billed. Values written to ``task_state_store`` stay under its value size limit: large ones go
+through ``state_store.ChunkedList``.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_vlm.client import PredictionStatus
+from airflow_provider_vlm.client import Prediction, PredictionStatus, VlmClient, VlmError
+from airflow_provider_vlm.identity import idempotency_key, identity_key
+from airflow_provider_vlm.state_store import RecordError, StateStore, read_value, write_value
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+T = TypeVar("T")
 
 #: ``task_state_store`` key of ``GenerateOperator``'s record. Renaming it breaks in-flight retries.
 RECORD_KEY = "vlm_submission"
 RECORD_VERSION = 1
-
-
-class RecordError(RuntimeError):
-    """The durable record could not be read or written; the task must not guess."""
-
-
-class StateStore(Protocol):
-    """What is used of ``context["task_state_store"]``."""
-
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-    def set(self, key: str, value: Any, *, retention: Any = None) -> None: ...
 
 
 class Step(str, enum.Enum):
@@ -59,6 +61,8 @@ class Decision:
     generation: int
     reason: str
     prediction_id: str | None = None
+    #: Re-attached because the recorded prediction's status could not be read (transient error).
+    status_unread: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,11 @@ class SubmissionRecord:
 
     def with_prediction(self, prediction_id: str) -> SubmissionRecord:
         return replace(self, prediction_id=prediction_id)
+
+    @property
+    def lost_answer(self) -> bool:
+        """An intent without a prediction id: the create call was made and its answer lost."""
+        return self.prediction_id is None
 
 
 def intent(
@@ -148,6 +157,105 @@ def after_status(record: SubmissionRecord, status: PredictionStatus) -> Decision
     )
 
 
+def check_recorded(
+    record: SubmissionRecord | None,
+    fingerprint: str,
+    clear_number: int,
+    status_of: Callable[[str], PredictionStatus],
+) -> Decision:
+    """The one "check the recorded prediction, then decide" (``GenerateOperator`` and the batch).
+
+    ``status_of`` reads a prediction's status (from the server, or from what a batch already
+    knows). A status that cannot be read right now (a transient error: 5xx, 429, no reply)
+    re-attaches: the wait that follows rides such errors out and settles the prediction, where a
+    look-up here would fail the whole try. Any other error (unknown id, rejected key) is raised.
+    """
+    decision = decide(record, fingerprint, clear_number)
+    if decision.step is not Step.CHECK:
+        return decision
+    assert record is not None and record.prediction_id is not None
+    try:
+        status = status_of(record.prediction_id)
+    except VlmError as exc:
+        if not exc.transient:
+            raise
+        return Decision(
+            Step.ATTACH,
+            record.generation,
+            f"the status of prediction {record.prediction_id} cannot be read now ({exc}): re-attaching; "
+            "the wait settles it",
+            record.prediction_id,
+            status_unread=True,
+        )
+    return after_status(record, status)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What ``submit_once`` found or created: the id always, the prediction when it was read."""
+
+    prediction_id: str
+    prediction: Prediction | None
+    decision: Decision
+
+
+def task_identity(context: Context) -> str:
+    ti = context["ti"]
+    return identity_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+
+
+def clear_number(context: Context) -> int:
+    return int(getattr(context["dag_run"], "clear_number", 0) or 0)
+
+
+def submit_once(
+    context: Context,
+    client: VlmClient,
+    fingerprint: str,
+    *,
+    prepare: Callable[[], T],
+    create: Callable[[T, str], Prediction],
+    log: Any,
+    record_key: str = RECORD_KEY,
+) -> Submitted:
+    """Apply the record's rules for one task: return or re-attach to a known prediction, or submit one.
+
+    ``prepare`` readies the input (uploads it) and may fail without leaving a trace; then the
+    intent is written, then ``create`` makes the prediction under the ``Idempotency-Key`` it is
+    given, then the prediction id is written. A lost answer is thus settled by the next try with
+    the same key, and a failed upload is never mistaken for one.
+    """
+    store = RecordStore.from_context(context, record_key)
+    record = store.load()
+    current_clear = clear_number(context)
+    seen: dict[str, Prediction] = {}
+
+    def status_of(prediction_id: str) -> PredictionStatus:
+        seen[prediction_id] = client.get_prediction(prediction_id)
+        return seen[prediction_id].status
+
+    decision = check_recorded(record, fingerprint, current_clear, status_of)
+    if decision.step in (Step.RETURN, Step.ATTACH):
+        assert decision.prediction_id is not None
+        log.info("%s", decision.reason)
+        return Submitted(decision.prediction_id, seen.get(decision.prediction_id), decision)
+    prepared = prepare()
+    if decision.step is Step.RESUBMIT:
+        log.warning(
+            "%s. A server that honours Idempotency-Key hands back the same prediction; one that "
+            "does not may have billed a duplicate.",
+            decision.reason,
+        )
+    else:
+        log.info("submitting (generation %d): %s", decision.generation, decision.reason)
+    pending = intent(fingerprint, current_clear, decision.generation)
+    store.save(pending)
+    prediction = create(prepared, idempotency_key(task_identity(context), fingerprint, decision.generation))
+    store.save(pending.with_prediction(prediction.id))
+    log.info("submitted prediction %s (%s)", prediction.id, prediction.status.value)
+    return Submitted(prediction.id, prediction, decision)
+
+
 class RecordStore:
     """Reads and writes one record under one key of ``task_state_store``; never swallows a failure."""
 
@@ -166,16 +274,8 @@ class RecordStore:
         return cls(store, key)
 
     def load(self) -> SubmissionRecord | None:
-        try:
-            value = self.store.get(self.key, None)
-        except Exception as exc:  # any failure to read must stop the task, not look like "no record"
-            raise RecordError(f"cannot read the submission record {self.key!r}: {exc}") from exc
+        value = read_value(self.store, self.key)
         return None if value is None else SubmissionRecord.from_json(value)
 
     def save(self, record: SubmissionRecord) -> None:
-        from airflow.sdk.execution_time.context import NEVER_EXPIRE
-
-        try:
-            self.store.set(self.key, record.to_json(), retention=NEVER_EXPIRE)
-        except Exception as exc:
-            raise RecordError(f"cannot write the submission record {self.key!r}: {exc}") from exc
+        write_value(self.store, self.key, record.to_json())

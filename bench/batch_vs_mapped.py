@@ -66,13 +66,13 @@ DAG_FILE = textwrap.dedent(
             return sorted(entry.path for entry in os.scandir(folder) if entry.name.endswith(".txt"))
 
         GenerateOperator.partial(
-            task_id="extract", domain="document.classification", deferrable=True, **WAIT
+            task_id="extract", domain="document.receipt", deferrable=True, **WAIT
         ).expand(file=list_documents())
 
     with DAG("bench_batch", schedule=None, start_date=START, catchup=False, is_paused_upon_creation=False):
         GenerateBatchOperator(
             task_id="extract",
-            domain="document.classification",
+            domain="document.receipt",
             source="{{ dag_run.conf['folder'] }}",
             pattern="*.txt",
             output_path="{{ dag_run.conf['output'] }}",
@@ -262,7 +262,7 @@ async def sweep_comparison(n: int, concurrency: int = 50) -> dict[str, float]:
             async def create(i: int) -> str:
                 async with gate:
                     url = f"https://example.com/doc-{i}.pdf"
-                    return (await client.generate("document", domain="document.classification", url=url)).id
+                    return (await client.generate("document", domain="document.receipt", url=url)).id
 
             ids = await asyncio.gather(*(create(i) for i in range(n)))
             cpu0, t0 = server.cpu_seconds(), time.perf_counter()

@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
+from airflow_provider_vlm.durable import clear_number, task_identity
 from airflow_provider_vlm.hooks.vlm import VlmHook
-from airflow_provider_vlm.identity import identity_key
 from airflow_provider_vlm.operators._submission import Submission, build_config, build_metadata
+from airflow_provider_vlm.validation import ResponseValidator
 
-if TYPE_CHECKING:
-    from airflow.sdk import Context
+__all__ = ["DEFER_GRACE", "PredictionRequestMixin", "clear_number", "seconds", "task_identity"]
 
 #: Added to the remaining wait for ``defer(timeout=...)``: only a backstop behind the trigger's deadline.
 DEFER_GRACE = 60.0
@@ -33,15 +33,6 @@ def seconds(value: float | timedelta | None, *, name: str) -> float | None:
     if total <= 0:
         raise ValueError(f"{name} must be positive, got {value!r}")
     return total
-
-
-def task_identity(context: Context) -> str:
-    ti = context["ti"]
-    return identity_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
-
-
-def clear_number(context: Context) -> int:
-    return int(getattr(context["dag_run"], "clear_number", 0) or 0)
 
 
 class PredictionRequestMixin:
@@ -99,6 +90,12 @@ class PredictionRequestMixin:
     @cached_property
     def hook(self) -> VlmHook:
         return VlmHook(self.vlm_conn_id)
+
+    def response_validator(self) -> ResponseValidator:
+        """How completed responses are judged: the same for one input or many (one per task)."""
+        return ResponseValidator(
+            autocast=self.autocast, response_model=self.response_model, domain=self.domain
+        )
 
     def submission(self) -> Submission:
         """The rendered request, built the same way for one input or many."""

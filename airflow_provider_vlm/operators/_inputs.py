@@ -1,8 +1,9 @@
 """Operator inputs: checked at DAG parse time where possible, loaded on the worker.
 
-``file`` may be a local path, an ``ObjectStoragePath`` or a URI (``s3://…``, ``file://…``), or the
-id of a file already stored on the server. Loading reads the content once and hashes it, so the
-fingerprint, the md5 dedupe and the upload all use the same bytes.
+``file`` is a local path, an ``ObjectStoragePath`` or a URI (``s3://…``, ``file://…``); a file
+already stored on the server is given by ``file_id``. A string given as ``file`` is never taken
+for a file id: a path that does not exist fails at once, naming it. Loading reads the content once
+and hashes it, so the fingerprint, the md5 dedupe and the upload all use the same bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 from airflow_provider_vlm.client import MEDIA, VlmInputError
 from airflow_provider_vlm.client._inputs import check_domain, check_url, is_http_url
 
-_FILE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,}$")
+#: A bare word (no directory, no extension), as file ids look: as ``file`` it is almost surely one.
+_BARE_WORD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+INPUT_NAMES = ("file", "file_id", "url", "images")
 
 
 def is_template(value: object) -> bool:
@@ -31,6 +34,7 @@ def check_arguments(
     media: str,
     domain: str | None,
     file: object = None,
+    file_id: object = None,
     url: object = None,
     images: object = None,
     owner: str = "GenerateOperator",
@@ -43,10 +47,19 @@ def check_arguments(
             check_domain(domain)
         except VlmInputError as exc:
             raise VlmInputError(f"{owner}: domain: {exc.message}") from None
-    given = [name for name, value in (("file", file), ("url", url), ("images", images)) if value is not None]
+    values = {"file": file, "file_id": file_id, "url": url, "images": images}
+    given = [name for name, value in values.items() if value is not None]
     if len(given) != 1:
         what = "none of them" if not given else " and ".join(given)
-        raise VlmInputError(f"{owner}: give exactly one of file, url or images; got {what}")
+        raise VlmInputError(f"{owner}: give exactly one of file, file_id, url or images; got {what}")
+    if (
+        file_id is not None
+        and not is_template(file_id)
+        and (not isinstance(file_id, str) or not file_id.strip())
+    ):
+        raise VlmInputError(f"{owner}: file_id must be a non-empty string, got {file_id!r}")
+    if isinstance(file, str) and not is_template(file):
+        check_file_string(file, owner=owner)
     if images is not None:
         if media != "image":
             raise VlmInputError(f"{owner}: images is only for media='image', not media={media!r}")
@@ -112,13 +125,26 @@ def _read(value: Any) -> tuple[bytes, str]:
         raise VlmInputError(f"cannot read file {path}: {exc.strerror or exc}") from None
 
 
-def _looks_like_file_id(value: object) -> bool:
-    return isinstance(value, str) and bool(_FILE_ID_RE.match(value)) and not Path(value).exists()
+def check_file_string(file: str, *, owner: str) -> None:
+    """At parse time: an empty ``file``, or a bare word that is not a path here, is an error.
+
+    A path is otherwise checked on the worker (the DAG processor may not see the worker's files);
+    a bare word such as ``"invoice_march"`` is almost surely meant as a stored file's id.
+    """
+    if not file.strip():
+        raise VlmInputError(f"{owner}: file is an empty string")
+    if _BARE_WORD_RE.match(file) and not Path(file).exists():
+        raise VlmInputError(
+            f"{owner}: file={file!r} is not an existing path or a URI; "
+            f"to use a file already stored on the server, pass file_id={file!r}"
+        )
 
 
 def load_file(file: Any) -> LoadedInput:
-    if _looks_like_file_id(file):
-        return LoadedInput(label=str(file), file_id=str(file))
+    if isinstance(file, str) and _BARE_WORD_RE.match(file) and not Path(file).exists():
+        raise VlmInputError(
+            f"file not found: {file!r} (to use a file already stored on the server, pass file_id={file!r})"
+        )
     data, name = _read(file)
     if not data:
         raise VlmInputError(f"file is empty: {file}")
@@ -147,12 +173,23 @@ def load_images(images: Sequence[Any]) -> LoadedInput:
 
 
 def load_input(
-    *, file: Any = None, url: str | None = None, images: Sequence[Any] | None = None
+    *,
+    file: Any = None,
+    file_id: str | None = None,
+    url: str | None = None,
+    images: Sequence[Any] | None = None,
 ) -> LoadedInput:
     """Resolve exactly one rendered input; raise ``VlmInputError`` naming what is wrong."""
-    given = [n for n, v in (("file", file), ("url", url), ("images", images)) if v is not None]
+    values = {"file": file, "file_id": file_id, "url": url, "images": images}
+    given = [n for n, v in values.items() if v is not None]
     if len(given) != 1:
-        raise VlmInputError(f"give exactly one of file, url or images; got {' and '.join(given) or 'none'}")
+        raise VlmInputError(
+            f"give exactly one of file, file_id, url or images; got {' and '.join(given) or 'none'}"
+        )
+    if file_id is not None:
+        if not isinstance(file_id, str) or not file_id.strip():
+            raise VlmInputError(f"file_id must be a non-empty string, got {file_id!r}")
+        return LoadedInput(label=f"file {file_id}", file_id=file_id.strip())
     if url is not None:
         return LoadedInput(label=url, url=check_url(url))
     if images is not None:

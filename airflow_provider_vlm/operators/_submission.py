@@ -1,26 +1,70 @@
 """What one prediction request is made of, shared by ``GenerateOperator`` and ``GenerateBatchOperator``.
 
 One place turns operator arguments into a request, a fingerprint and a submission, so the two
-operators cannot drift apart.
+operators cannot drift apart. A submission has two steps, because the durable record's intent
+goes between them: ``prepare`` (upload the input, which bills nothing and may be retried) and
+``create`` (the billed call, sent once per ``Idempotency-Key``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+import logging
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from airflow_provider_vlm.client import (
     GenerationConfig,
     Prediction,
+    RateLimitError,
     RequestMetadata,
     VlmClient,
+    VlmError,
     VlmInputError,
 )
 from airflow_provider_vlm.identity import fingerprint
 from airflow_provider_vlm.operators._inputs import LoadedInput, request_source
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Extra attempts of an upload that met a transient error after the client's own retries.
+UPLOAD_ATTEMPTS = 4
+UPLOAD_BACKOFF = 1.0
+
+
+def tolerate_transient(
+    call: Callable[[], T], *, what: str, attempts: int = UPLOAD_ATTEMPTS, backoff: float = UPLOAD_BACKOFF
+) -> T:
+    """Run a call that bills nothing (an upload, a read) again after a transient error.
+
+    The client already retries such calls a few times within seconds; a burst of 5xx/429 can
+    outlast that, and failing a 10,000-document batch for one unlucky read is worse than waiting.
+    """
+    for attempt in range(attempts + 1):
+        try:
+            return call()
+        except VlmError as exc:
+            if not exc.transient or attempt == attempts:
+                raise
+            delay = backoff * 2**attempt
+            if isinstance(exc, RateLimitError) and exc.retry_after:
+                delay = max(delay, exc.retry_after)
+            log.warning("%s failed (%s); trying again in %.1fs", what, exc, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def naming_input(exc: VlmError, label: str) -> VlmError:
+    """The same error, its message prefixed with the input it is about (a 413 names the file)."""
+    named = copy.copy(exc)
+    named.message = f"{label}: {exc.message}"
+    named.args = (named.message,)
+    return named
 
 
 def build_config(
@@ -77,13 +121,30 @@ class Submission:
             conn_id=self.conn_id,
         )
 
-    def submit(
-        self, client: VlmClient, loaded: LoadedInput, *, batch: bool, idempotency_key: str | None
-    ) -> Prediction:
-        """Upload if needed (md5 dedupe), then create the prediction with the given key."""
+    def prepare(self, client: VlmClient, loaded: LoadedInput) -> dict[str, Any]:
+        """The request's source keyword; a local file is uploaded here (md5 dedupe, its own name).
+
+        An input the server refuses (413 too large, 415, 400) raises its error naming the input.
+        """
         source = request_source(loaded, self.media)
-        if "file" in source:  # upload here to keep the file's name (the client would call it upload.bin)
-            source = {"file_id": client.upload_file(source.pop("file"), filename=loaded.filename).id}
+        if "file" not in source:
+            return source
+        content = source.pop("file")
+        try:
+            uploaded = tolerate_transient(
+                lambda: client.upload_file(content, filename=loaded.filename),
+                what=f"upload of {loaded.label}",
+            )
+        except VlmError as exc:
+            if exc.input_problem:
+                raise naming_input(exc, f"upload of {loaded.label} refused") from exc
+            raise
+        return {"file_id": uploaded.id}
+
+    def create(
+        self, client: VlmClient, source: Mapping[str, Any], *, batch: bool, idempotency_key: str | None
+    ) -> Prediction:
+        """The billed call: create the prediction with the given key."""
         return client.generate(
             self.media,
             domain=self.domain,

@@ -4,7 +4,8 @@ The SDK's ``image.schema`` / ``document.schema`` as a task. It returns the Schem
 (``{domain, description, schema_version, schema_hash, gql_stmt, json_schema}``) so a downstream
 task can pass ``json_schema`` to ``GenerateOperator(config={"json_schema": ...})``. Schema
 generation is short, so it waits in the worker; retries follow the same durable record as
-``GenerateOperator`` (under its own key) and never submit twice.
+``GenerateOperator`` (``durable.submit_once``, under its own key) and never submit twice. A
+local file is uploaded under its own name, as ``GenerateOperator`` uploads it.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_vlm.client import GenerationConfig, VlmInputError
+from airflow_provider_vlm.durable import submit_once
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.identity import fingerprint
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.operators._common import seconds
-from airflow_provider_vlm.operators._inputs import check_arguments, load_input, request_source
-from airflow_provider_vlm.operators._submission import build_config
-from airflow_provider_vlm.operators.generate import submit_once
+from airflow_provider_vlm.operators._inputs import check_arguments, load_input
+from airflow_provider_vlm.operators._submission import Submission, build_config
 from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.sensors._completion import ResponseCheck, outcome, wait_blocking
 
@@ -34,15 +35,23 @@ SCHEMA_RECORD_KEY = "vlm_schema_submission"
 
 
 class GenerateSchemaOperator(BaseOperator):
-    """Return the schema the server proposes for a sample ``file``/``url``/``images``.
+    """Return the schema the server proposes for a sample ``file``/``file_id``/``url``/``images``.
 
     :param media: ``image`` or ``document``.
-    :param file: a local path, ``ObjectStoragePath``/URI or stored file id (exactly one of
-        ``file``, ``url``, ``images``).
+    :param file: a local path, an ``ObjectStoragePath`` or a URI, uploaded under its own name
+        (templated). Exactly one of ``file``, ``file_id``, ``url``, ``images``.
+    :param file_id: the id of a file already stored on the server (templated).
+    :param url: an http(s) URL the server fetches (templated).
+    :param images: image paths or URLs, ``media="image"`` only (templated).
+    :param model: model name (templated).
+    :param config: GenerationConfig as a dict or ``GenerationConfig`` (templated), e.g. a ``prompt``
+        that says what the schema should cover.
+    :param poll_interval: polling interval while the schema is generated (seconds or timedelta).
     :param timeout: how long to wait for the schema (seconds or timedelta).
+    :param vlm_conn_id: Airflow connection of type ``vlm``.
     """
 
-    template_fields: Sequence[str] = ("file", "url", "images", "model", "config")
+    template_fields: Sequence[str] = ("file", "file_id", "url", "images", "model", "config")
     operator_extra_links = (VlmPredictionLink(),)
     ui_color = "#e8f0fe"
 
@@ -51,6 +60,7 @@ class GenerateSchemaOperator(BaseOperator):
         *,
         media: str = "document",
         file: Any = None,
+        file_id: str | None = None,
         url: str | None = None,
         images: Sequence[Any] | None = None,
         model: str = "vlm-1",
@@ -66,9 +76,12 @@ class GenerateSchemaOperator(BaseOperator):
             raise VlmInputError(
                 f"{self.task_id}: schema generation takes media 'image' or 'document', not {media!r}"
             )
-        check_arguments(media=media, domain=None, file=file, url=url, images=images, owner=self.task_id)
+        check_arguments(
+            media=media, domain=None, file=file, file_id=file_id, url=url, images=images, owner=self.task_id
+        )
         self.media = media
         self.file = file
+        self.file_id = file_id
         self.url = url
         self.images = images
         self.model = model
@@ -84,10 +97,11 @@ class GenerateSchemaOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         import time
 
-        loaded = load_input(file=self.file, url=self.url, images=self.images)
+        loaded = load_input(file=self.file, file_id=self.file_id, url=self.url, images=self.images)
         config = build_config(self.config, None)
         client = self.hook.get_client()
-        source = request_source(loaded, self.media)
+        # The request's source is prepared as GenerateOperator's (upload under the file's name).
+        uploader = Submission(media=self.media, domain="", model=self.model, conn_id=self.vlm_conn_id)
         input_fingerprint = fingerprint(
             kind="schema",
             media=self.media,
@@ -96,21 +110,23 @@ class GenerateSchemaOperator(BaseOperator):
             config=config,
             conn_id=self.vlm_conn_id,
         )
-        prediction = submit_once(
+        submitted = submit_once(
             context,
             client,
             input_fingerprint,
-            lambda key: client.generate_schema(
+            prepare=lambda: uploader.prepare(client, loaded),
+            create=lambda source, key: client.generate_schema(
                 self.media, model=self.model, config=config, idempotency_key=key, **source
             ),
             log=self.log,
             record_key=SCHEMA_RECORD_KEY,
         )
-        context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=prediction.id)
-        if not prediction.status.is_terminal:
+        context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=submitted.prediction_id)
+        prediction = submitted.prediction
+        if prediction is None or not prediction.status.is_terminal:
             prediction = wait_blocking(
                 client,
-                prediction.id,
+                submitted.prediction_id,
                 deadline=time.time() + self.timeout,
                 timeout=self.timeout,
                 poll_interval=self.poll_interval,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,11 @@ from pydantic import BaseModel
 
 from airflow_provider_vlm.client import PredictionStatus, VlmInputError
 from airflow_provider_vlm.durable import RecordError, SubmissionRecord
+from airflow_provider_vlm.operators._batch_collect import apply_failure_policy
 from airflow_provider_vlm.operators._batch_output import InputResult, ResultWriter
-from airflow_provider_vlm.operators._batch_state import CHUNK_BYTES, HEADER_KEY, BatchState, InputState
+from airflow_provider_vlm.operators._batch_state import HEADER_KEY, INVALID_KEY, BatchState, InputState
 from airflow_provider_vlm.operators.batch import BatchFailedError, GenerateBatchOperator
+from airflow_provider_vlm.state_store import CHUNK_BYTES
 
 from .conftest import make_documents
 
@@ -97,15 +100,15 @@ def test_inputs_as_list_rendered_string_and_duplicates() -> None:
 
 def test_trigger_kwargs_hold_ids_and_timings_only() -> None:
     _, kwargs = op(timeout=60).trigger_for(["p1", "p2"]).serialize()
-    assert set(kwargs) == {
+    core = {
         "prediction_ids",
         "vlm_conn_id",
         "deadline",
         "poll_interval",
         "max_poll_interval",
         "max_concurrency",
-        "max_consecutive_errors",
     }
+    assert core <= set(kwargs) <= core | {"max_consecutive_errors", "unreachable_timeout"}
     assert kwargs["prediction_ids"] == ["p1", "p2"] and kwargs["deadline"] is not None
 
 
@@ -155,6 +158,39 @@ def test_a_state_that_cannot_be_read_is_an_error_never_empty() -> None:
         BatchState.load(store)
 
 
+def test_rows_are_the_records_own_json() -> None:
+    store = MemoryStore()
+    state = BatchState.load(store)
+    state.put("a.pdf", entry("pred-1", PredictionStatus.COMPLETED))
+    state.flush()
+    (row,) = store.get(f"{HEADER_KEY}.0")
+    assert row == {"input": "a.pdf", **entry("pred-1").record.to_json(), "status": "completed"}
+
+
+def test_rows_written_positionally_by_an_earlier_version_still_load() -> None:
+    store = MemoryStore()
+    store.set(HEADER_KEY, {"version": 1, "chunks": 1})
+    store.set(f"{HEADER_KEY}.0", [["a.pdf", "f" * 64, 0, 2, "2026-01-01T00:00:00+00:00", "pred-9", "failed"]])
+    state = BatchState.load(store)
+    assert state.entries["a.pdf"] == entry("pred-9", PredictionStatus.FAILED, gen=2)
+
+
+def test_every_value_stays_under_the_store_limit_even_300_invalid_inputs() -> None:
+    """300 missing inputs once wrote 146,400 bytes as one value (the store's limit is 65,535)."""
+    store = MemoryStore()
+    state = BatchState.load(store)
+    reason = "x" * 299  # reasons are cut at 300 characters
+    invalid = {f"s3://bucket/2026/{'deep/' * 20}{i:05d}.pdf": reason for i in range(300)}
+    state.save_invalid(invalid)
+    assert max(len(v.encode()) for v in store.values.values()) < 65_535
+    assert len([k for k in store.values if k.startswith(INVALID_KEY + ".")]) > 1
+    assert BatchState.load(store).load_invalid() == invalid
+    state.save_invalid({})  # a later try with no invalid input replaces the list
+    assert BatchState.load(store).load_invalid() == {}
+    store.set(INVALID_KEY, {"a.pdf": "file not found"})  # as an earlier version wrote it
+    assert BatchState.load(store).load_invalid() == {"a.pdf": "file not found"}
+
+
 def test_status_only_terminal_is_remembered() -> None:
     assert entry().with_status(PredictionStatus.RUNNING).status is None
     assert entry().with_status(PredictionStatus.FAILED).status is PredictionStatus.FAILED
@@ -198,23 +234,25 @@ def test_failure_policy(allowed: float, fails: bool) -> None:
         for i in range(4):
             writer.add(result(i, "failed" if i == 0 else "completed"))
     summary = writer.summary()
-    task = op(max_failed_fraction=allowed)
+    log = logging.getLogger("test")
     if fails:
         with pytest.raises(BatchFailedError, match="1 of 4 inputs failed") as info:
-            task._apply_policy(summary)
+            apply_failure_policy(summary, allowed, log)
         assert info.value.summary["failed_total"] == 1
     else:
-        task._apply_policy(summary)
+        apply_failure_policy(summary, allowed, log)
 
 
 def test_errors_of_one_input_do_not_stop_the_batch() -> None:
-    from airflow_provider_vlm.client import APIError, AuthenticationError, InvalidRequestError, RateLimitError
+    """The batch reads the error table: a refused input is reported, anything else stops it."""
+    from airflow_provider_vlm.client import AuthenticationError, InvalidRequestError, RateLimitError
     from airflow_provider_vlm.client.errors import ConfigurationError
-    from airflow_provider_vlm.operators.batch import _is_input_problem
 
-    assert _is_input_problem(InvalidRequestError("bad pdf", status_code=422))
-    assert _is_input_problem(APIError("too large", status_code=413))
-    assert _is_input_problem(VlmInputError("file is empty"))
-    assert not _is_input_problem(ConfigurationError("no API key"))
-    assert not _is_input_problem(AuthenticationError("revoked", status_code=401))
-    assert not _is_input_problem(RateLimitError("slow down", status_code=429, retry_after=1.0))
+    assert InvalidRequestError("bad pdf", status_code=422).input_problem
+    assert InvalidRequestError("too large", status_code=413).input_problem
+    assert VlmInputError("file is empty").input_problem
+    assert not ConfigurationError("no API key").input_problem
+    assert not AuthenticationError("revoked", status_code=401).input_problem
+    assert not RateLimitError("slow down", status_code=429, retry_after=1.0).input_problem
+    source = Path(__file__).resolve().parents[2] / "airflow_provider_vlm" / "operators"
+    assert "_is_input_problem" not in "".join(p.read_text() for p in source.glob("*.py"))

@@ -78,6 +78,6 @@ with _dag("vlm_input_file_id"):
     uploaded >> GenerateOperator(
         task_id="extract",
         domain="document.invoice",
-        file="{{ ti.xcom_pull(task_ids='upload') }}",
+        file_id="{{ ti.xcom_pull(task_ids='upload') }}",
         **FAST,
     )

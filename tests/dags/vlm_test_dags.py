@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timedelta
+from typing import Any
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, get_current_context
 from pydantic import BaseModel, Field
 
+from airflow_provider_vlm.client import Prediction, VlmClient
 from airflow_provider_vlm.operators.generate import GenerateOperator
 from airflow_provider_vlm.operators.schema import GenerateSchemaOperator
 from airflow_provider_vlm.sensors.prediction import PredictionSensor
@@ -21,6 +23,7 @@ from airflow_provider_vlm.sensors.prediction import PredictionSensor
 INVOICE = os.environ.get("VLM_TEST_INVOICE", "missing.pdf")
 INVOICES = json.loads(os.environ.get("VLM_TEST_INVOICES", "[]"))
 BAD_FILE = os.environ.get("VLM_TEST_BAD_FILE", "missing.txt")
+MISSING_FILE = os.environ.get("VLM_TEST_MISSING_FILE", "missing-folder/missing.pdf")
 
 START = datetime(2026, 1, 1)
 FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0}
@@ -28,9 +31,31 @@ RETRYING = {"retries": 2, "retry_delay": timedelta(seconds=1)}
 
 
 class StrictTotal(BaseModel):
-    """A model the dev server's placeholder (zeros and nulls) cannot satisfy."""
+    """A model the invoice's real total (529.87) cannot satisfy."""
 
-    total: float = Field(gt=0)
+    total: float = Field(lt=1)
+
+
+class WorkerCrash(RuntimeError):
+    """Stands for a worker dying: not a client error, so nothing catches it and the task retries."""
+
+
+def _first_try() -> bool:
+    return int(get_current_context()["ti"].try_number) == 1
+
+
+class CrashAfterSubmitOperator(GenerateOperator):
+    """Dies on its first try right after submitting: where it would defer, or return its result."""
+
+    def defer(self, **kwargs: Any) -> Any:
+        if _first_try():
+            raise WorkerCrash("simulated worker crash after submitting")
+        return super().defer(**kwargs)
+
+    def _result(self, client: VlmClient, prediction: Prediction) -> dict[str, Any]:
+        if _first_try():
+            raise WorkerCrash("simulated worker crash after submitting")
+        return super()._result(client, prediction)
 
 
 def _dag(dag_id: str) -> DAG:
@@ -44,6 +69,16 @@ with _dag("vlm_deferrable"):
 
 with _dag("vlm_blocking"):
     GenerateOperator(
+        task_id="extract", domain="document.invoice", file=INVOICE, deferrable=False, **FAST, **RETRYING
+    )
+
+with _dag("vlm_crash_deferrable"):
+    CrashAfterSubmitOperator(
+        task_id="extract", domain="document.invoice", file=INVOICE, deferrable=True, **FAST, **RETRYING
+    )
+
+with _dag("vlm_crash_blocking"):
+    CrashAfterSubmitOperator(
         task_id="extract", domain="document.invoice", file=INVOICE, deferrable=False, **FAST, **RETRYING
     )
 
@@ -101,7 +136,7 @@ with _dag("vlm_autocast_retrying"):
 with _dag("vlm_response_model"):
     GenerateOperator(
         task_id="extract",
-        domain="document.custom",
+        domain="document.invoice",
         file=INVOICE,
         response_model=StrictTotal,
         deferrable=True,
@@ -140,3 +175,16 @@ with _dag("vlm_sensor_timeout"):
 
 with _dag("vlm_schema"):
     GenerateSchemaOperator(task_id="schema", media="document", file=INVOICE)
+
+with _dag("vlm_input_errors"):
+    # Each fails on its first try although retries are allowed: the next try would fail the same way.
+    GenerateOperator(task_id="too_large", domain="document.invoice", file=INVOICE, **FAST, **RETRYING)
+    GenerateOperator(task_id="missing_path", domain="document.invoice", file=MISSING_FILE, **FAST, **RETRYING)
+    GenerateOperator(
+        task_id="unknown_file_id",
+        domain="document.invoice",
+        file_id="file-not-on-this-server",
+        **FAST,
+        **RETRYING,
+    )
+    GenerateSchemaOperator(task_id="schema_too_large", media="document", file=INVOICE, retries=2)

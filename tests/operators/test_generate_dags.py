@@ -119,8 +119,12 @@ def test_sensor_timeout_is_sensor_timeout_without_retry(run_dag: RunDag, dev: An
     assert "AirflowSensorTimeout" in result.output
 
 
-def test_schema_operator_returns_schema(run_dag: RunDag) -> None:
+def test_schema_operator_returns_schema(run_dag: RunDag, dev: Any) -> None:
+    dev.reset(state=True)  # nothing stored: the operator uploads the sample itself
     result = run_dag("vlm_schema")
     assert result.state == "success", result.tail()
     schema = result.xcom("schema")
     assert isinstance(schema["json_schema"], dict) and schema["json_schema"]
+    with dev.client() as http:
+        stored = http.get("/files", params={"limit": 100}).json()
+    assert [f["filename"] for f in stored] == [INVOICE.name]  # its own name, not "upload.bin"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from vlm_dag_support import RunDag
+from vlm_dag_support import INVOICE, RunDag, runner
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -87,3 +87,33 @@ def test_file_id_uploaded_upstream(run_dag: RunDag, dev: Any) -> None:
     assert requests["GET /files/hash/{md5}"] == 1
     assert requests.get("POST /files", 0) <= 1
     assert requests["POST /document/generate"] == 1
+
+
+def test_input_errors_fail_at_once_naming_the_input(
+    start_devserver: Any, airflow_home: Path, bad_file: Path, tmp_path: Path
+) -> None:
+    """A 413 on upload, a missing path, an unknown file id: failed on try 1, nothing billed, no warning.
+
+    The invoice is larger than this server's upload limit. No try made a create call that could
+    have lost its answer, so the "answer was lost ... may have billed a duplicate" warning would be
+    false; it must not appear anywhere.
+    """
+    missing = tmp_path / "no-such-folder" / "march.pdf"
+    with start_devserver(
+        "--port", "0", "--processing-time", "0", "--api-key", "k", "--max-upload-bytes", "1000"
+    ) as server:
+        run = runner(airflow_home, server.base_url, "k", bad_file)
+        result = run("vlm_input_errors", env={"VLM_TEST_MISSING_FILE": str(missing)})
+        stats = server.stats()
+    for task_id in ("too_large", "missing_path", "unknown_file_id", "schema_too_large"):
+        ti = result.task(task_id)
+        assert ti["state"] == "failed" and ti["try_number"] == 1, (task_id, result.tail())
+    assert "InvalidRequestError" in result.output and "HTTP 413" in result.output
+    assert f"upload of {INVOICE} refused" in result.output  # the error names the file
+    assert f"file not found: {missing}" in result.output
+    assert "NotFoundError" in result.output and "file-not-on-this-server" in result.output
+    assert "answer was lost" not in result.output and "billed a duplicate" not in result.output
+    assert stats["predictions_created"] == 0
+    # No intent was written for the refused uploads or the missing file.
+    keys = {(r["task_id"], r["key"]) for r in result.task_state}
+    assert not {("too_large", "vlm_submission"), ("missing_path", "vlm_submission")} & keys

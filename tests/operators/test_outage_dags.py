@@ -74,20 +74,11 @@ def _check(result: _harness.DagResult, task_id: str) -> dict[str, Any]:
     return record
 
 
-NEEDS_FIRST_CHECK = pytest.mark.xfail(
-    strict=True,
-    reason="GenerateOperator's first status check after submitting must go through "
-    "sensors._completion.first_check (operators/generate.py)",
-)
-
-
-@NEEDS_FIRST_CHECK
 def test_deferrable_operator_rides_out_the_outage(outage_runs) -> None:
     results, _ = outage_runs
     _check(results["vlm_outage_deferrable"], "extract")
 
 
-@NEEDS_FIRST_CHECK
 def test_blocking_operator_rides_out_the_outage(outage_runs) -> None:
     results, _ = outage_runs
     _check(results["vlm_outage_blocking"], "extract")

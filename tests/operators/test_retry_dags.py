@@ -15,8 +15,6 @@ from vlm_dag_support import RunDag, runner
 
 pytestmark = pytest.mark.timeout(240)
 
-NOT_FOUND_ONCE = [{"method": "GET", "path": "/predictions/*", "status": 404, "count": 1}]
-
 
 def _one_submission(dev: Any) -> None:
     stats = dev.stats()
@@ -25,8 +23,9 @@ def _one_submission(dev: Any) -> None:
 
 
 def test_retry_after_submit_reattaches(run_dag: RunDag, dev: Any) -> None:
-    dev.faults(processing_time=3, rules=NOT_FOUND_ONCE)
-    result = run_dag("vlm_deferrable")
+    """Try 1 dies right after submitting (where it would defer); try 2 re-attaches, submits nothing."""
+    dev.faults(processing_time=3)
+    result = run_dag("vlm_crash_deferrable")
     ti = result.task("extract")
     assert result.state == "success" and ti["try_number"] == 2, result.tail()
     assert "re-attaching" in result.output
@@ -35,8 +34,9 @@ def test_retry_after_submit_reattaches(run_dag: RunDag, dev: Any) -> None:
 
 
 def test_retry_after_completion_submits_nothing(run_dag: RunDag, dev: Any) -> None:
-    dev.faults(processing_time=0.2, rules=NOT_FOUND_ONCE)
-    result = run_dag("vlm_blocking")
+    """Try 1 dies once the prediction completed; try 2 returns it without submitting."""
+    dev.faults(processing_time=0.2)
+    result = run_dag("vlm_crash_blocking")
     assert result.state == "success" and result.task("extract")["try_number"] == 2, result.tail()
     assert "already completed" in result.output
     assert result.xcom("extract")["status"] == "completed"

@@ -34,6 +34,10 @@ from airflow_provider_vlm.validation import field_path, validate_against_model, 
         ({"file": "a.pdf", "media": "pdf"}, "media"),
         ({"file": "a.pdf", "domain": "Invoice"}, "domain"),
         ({"images": ["a.png"], "media": "document"}, "images"),
+        ({"file": "invoice_march"}, "not an existing path or a URI; .* pass file_id='invoice_march'"),
+        ({"file": "a.pdf", "file_id": "f-123"}, "file and file_id"),
+        ({"file_id": ""}, "file_id must be a non-empty string"),
+        ({"file": "  "}, "file is an empty string"),
     ],
 )
 def test_wrong_arguments_fail_at_parse_time(kwargs: dict, message: str) -> None:
@@ -44,7 +48,20 @@ def test_wrong_arguments_fail_at_parse_time(kwargs: dict, message: str) -> None:
 
 def test_templates_are_checked_after_rendering() -> None:
     op = GenerateOperator(task_id="t", domain="{{ params.d }}", url="{{ params.u }}")
-    assert {"file", "url", "images", "domain", "config", "metadata"} <= set(op.template_fields)
+    assert {"file", "file_id", "url", "images", "domain", "config", "metadata"} <= set(op.template_fields)
+    # A templated file is checked once rendered, on the worker.
+    GenerateOperator(task_id="u", domain="document.invoice", file="{{ params.name }}")
+
+
+def test_a_string_is_never_sent_as_a_file_id() -> None:
+    from airflow_provider_vlm.operators._inputs import load_input
+
+    with pytest.raises(VlmInputError, match=r"file not found: 'invoice_march'.*file_id="):
+        load_input(file="invoice_march")
+    with pytest.raises(VlmInputError, match=r"file not found: .*march\.pdf"):
+        load_input(file="no-such-folder/march.pdf")
+    loaded = load_input(file_id="file-abc123")
+    assert loaded.file_id == "file-abc123" and loaded.content is None
 
 
 def test_default_retry_policy_is_set_and_replaceable() -> None:

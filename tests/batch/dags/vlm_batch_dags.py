@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,6 @@ from airflow.sdk import DAG, get_current_context, task
 from pydantic import BaseModel, Field
 
 from airflow_provider_vlm.client import Prediction, VlmClient
-from airflow_provider_vlm.operators._inputs import LoadedInput
 from airflow_provider_vlm.operators._submission import Submission
 from airflow_provider_vlm.operators.batch import GenerateBatchOperator
 
@@ -28,7 +28,7 @@ CRASH_AFTER = int(os.environ.get("VLM_BATCH_CRASH_AFTER", "10"))
 START = datetime(2026, 1, 1)
 FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0}
 RETRYING = {"retries": 2, "retry_delay": timedelta(seconds=1)}
-GENERIC = "document.classification"
+GENERIC = "document.receipt"
 
 
 def _dag(dag_id: str) -> DAG:
@@ -46,10 +46,10 @@ class WorkerCrash(RuntimeError):
 
 
 class _CrashingSubmission(Submission):
-    """On the first try, submits ``CRASH_AFTER`` inputs, then every further submit crashes."""
+    """On the first try, creates ``CRASH_AFTER`` predictions, then every further create crashes."""
 
-    def submit(
-        self, client: VlmClient, loaded: LoadedInput, *, batch: bool, idempotency_key: str | None
+    def create(
+        self, client: VlmClient, source: Mapping[str, Any], *, batch: bool, idempotency_key: str | None
     ) -> Prediction:
         ti = get_current_context()["ti"]
         if ti.try_number == 1:
@@ -57,7 +57,7 @@ class _CrashingSubmission(Submission):
             counter.append(1)
             if len(counter) > CRASH_AFTER:
                 raise WorkerCrash("simulated worker crash in the middle of the batch")
-        return super().submit(client, loaded, batch=batch, idempotency_key=idempotency_key)
+        return super().create(client, source, batch=batch, idempotency_key=idempotency_key)
 
     calls: list[int] = []
 
@@ -114,8 +114,9 @@ with _dag("vlm_batch_crash"):
 with _dag("vlm_batch_invoices"):
     common: dict[str, Any] = {"domain": "document.invoice", "inputs": INPUTS, "deferrable": True, **FAST}
     GenerateBatchOperator(task_id="strict", output_path=f"{OUTPUT}/strict", **common)
+    # autocast: every completed invoice is also checked against document.invoice's schema
     GenerateBatchOperator(
-        task_id="tolerant", output_path=f"{OUTPUT}/tolerant", max_failed_fraction=0.5, **common
+        task_id="tolerant", output_path=f"{OUTPUT}/tolerant", max_failed_fraction=0.5, autocast=True, **common
     )
 
 with _dag("vlm_batch_validated"):
@@ -129,4 +130,18 @@ with _dag("vlm_batch_validated"):
         max_failed_fraction=1.0,
         deferrable=True,
         **FAST,
+    )
+
+with _dag("vlm_batch_flaky_retry"):
+    # The crash of the first try makes the second one look up recorded predictions under faults.
+    CrashingBatchOperator(
+        task_id="extract",
+        domain=GENERIC,
+        source=SOURCE,
+        pattern="*.txt",
+        output_path=OUTPUT,
+        deferrable=True,
+        max_active_submissions=4,
+        **FAST,
+        **RETRYING,
     )

@@ -1,0 +1,158 @@
+"""Collecting a batch: fetch each input's result on the worker, judge it, write it, apply the failure policy.
+
+Results are fetched with a few list pages where the server allows (what they miss, by id),
+judged by the same ``validation.ResponseValidator`` as ``GenerateOperator``'s (its schema compiled
+once per task), and streamed to ``ResultWriter`` in input order. A read that meets a transient
+error is tried again rather than failing ten thousand results for one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_vlm.client import (
+    Prediction,
+    PredictionStatus,
+    ResponseValidationError,
+    VlmClient,
+    VlmError,
+)
+from airflow_provider_vlm.operators._batch_inputs import short
+from airflow_provider_vlm.operators._batch_output import COMPLETED, FAILED, INVALID, InputResult, ResultWriter
+from airflow_provider_vlm.operators._batch_state import BatchState
+from airflow_provider_vlm.operators._submission import tolerate_transient
+from airflow_provider_vlm.sensors._completion import PredictionWaitError
+from airflow_provider_vlm.triggers.prediction import SWEEP_MIN_IDS, SWEEP_PAGE_SIZE
+from airflow_provider_vlm.validation import ResponseValidator
+
+#: Seconds between progress lines of the collect step.
+PROGRESS_EVERY = 10.0
+NOT_LISTED = "not submitted: the input was not listed when the batch was submitted"
+
+
+class BatchTimeoutError(VlmError, TimeoutError):
+    """Some predictions were still waiting at the try's deadline; a retry re-attaches to them."""
+
+
+class BatchFailedError(VlmError):
+    """More inputs failed than ``max_failed_fraction`` allows; every failed input is in the output."""
+
+    def __init__(self, message: str, summary: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.summary = dict(summary)
+
+
+@dataclass
+class Collector:
+    """One try's collect step over the inputs in their stable order."""
+
+    client: VlmClient
+    state: BatchState
+    clear: int
+    validator: ResponseValidator
+    max_concurrent_polls: int
+    log: Any
+
+    def run(self, labels: list[str], writer: ResultWriter, wait_message: str) -> None:
+        invalid = self.state.load_invalid()
+        ids = {
+            label: entry.record.prediction_id
+            for label, entry in self.state.entries.items()
+            if entry.record.clear_number == self.clear and entry.record.prediction_id is not None
+        }
+        listed = self._list(list(ids.values()))
+        if self.validator.active:
+            tolerate_transient(lambda: self.validator.prepare(self.client), what="fetching the schema")
+
+        def fetch(label: str) -> Prediction | None:
+            prediction_id = ids.get(label)
+            if prediction_id is None:
+                return None
+            found = listed.get(prediction_id)
+            # A list reply that leaves out a finished prediction's response is completed by id.
+            if found is None or (found.status.is_success and found.response is None):
+                return tolerate_transient(
+                    lambda: self.client.get_prediction(prediction_id),
+                    what=f"reading prediction {prediction_id}",
+                )
+            return found
+
+        unfinished = 0
+        started = last_log = time.monotonic()
+        with ThreadPoolExecutor(self.max_concurrent_polls, thread_name_prefix="vlm-fetch") as pool:
+            for done, (label, prediction) in enumerate(zip(labels, pool.map(fetch, labels), strict=True), 1):
+                if prediction is None:
+                    writer.add(InputResult(label, INVALID, error=invalid.get(label) or NOT_LISTED))
+                elif not prediction.status.is_terminal:
+                    unfinished += 1
+                else:
+                    self.state.put(label, self.state.entries[label].with_status(prediction.status))
+                    writer.add(self._result(label, prediction))
+                if time.monotonic() - last_log > PROGRESS_EVERY:
+                    last_log = time.monotonic()
+                    self.log.info("collecting: %s/%s results written", f"{done:,}", f"{len(labels):,}")
+        self.state.flush()
+        self.log.info(
+            "collected %s results in %.1fs%s",
+            f"{len(labels):,}",
+            time.monotonic() - started,
+            " (responses validated)" if self.validator.active else "",
+        )
+        if unfinished:
+            raise PredictionWaitError(
+                f"{unfinished} predictions are not finished after the wait ended ({wait_message}); "
+                "a retry re-attaches to them"
+            )
+
+    def _list(self, ids: list[str]) -> dict[str, Prediction]:
+        """A few list pages instead of one GET per input; what they miss is fetched by id."""
+        if len(ids) < SWEEP_MIN_IDS:
+            return {}
+        try:
+            return self.client.find_predictions(ids, SWEEP_PAGE_SIZE)
+        except VlmError as exc:
+            self.log.warning("listing predictions failed (%s); fetching them one by one", exc)
+            return {}
+
+    def _result(self, label: str, prediction: Prediction) -> InputResult:
+        record = prediction.record()
+        if prediction.status is PredictionStatus.FAILED:
+            return InputResult(
+                label, FAILED, prediction.id, None, record["usage"], short(prediction.error_message)
+            )
+        try:
+            self.validator(self.client, prediction)
+        except ResponseValidationError as exc:
+            return InputResult(label, FAILED, prediction.id, prediction.response, record["usage"], short(exc))
+        return InputResult(label, COMPLETED, prediction.id, prediction.response, record["usage"])
+
+
+def apply_failure_policy(summary: Mapping[str, Any], max_failed_fraction: float, log: Any) -> None:
+    """Log the outcome; raise ``BatchFailedError`` when more inputs failed than allowed."""
+    total, failed = int(summary["total"]), int(summary["failed_total"])
+    counts = ", ".join(f"{k} {v:,}" for k, v in summary["counts"].items()) or "no inputs"
+    log.info("batch finished: %s; credits used %s", counts, summary["credits_used"])
+    if not failed:
+        return
+    fraction = failed / total if total else 0.0
+    listed = "; ".join(f"{f['input']}: {f['error']}" for f in summary["failed_inputs"][:5])
+    where = f" Every result is in {summary['output']['results']}." if summary.get("output") else ""
+    if fraction > max_failed_fraction:
+        raise BatchFailedError(
+            f"{failed:,} of {total:,} inputs failed ({fraction:.1%} > max_failed_fraction "
+            f"{max_failed_fraction:g}): {listed}.{where}",
+            summary,
+        )
+    log.warning(
+        "%s of %s inputs failed (%.1f%%, allowed up to %g): %s.%s",
+        f"{failed:,}",
+        f"{total:,}",
+        fraction * 100,
+        max_failed_fraction,
+        listed,
+        where,
+    )

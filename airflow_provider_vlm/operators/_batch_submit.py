@@ -1,0 +1,260 @@
+"""Submitting a batch: every input through the durable record's rules, in waves, with bounded concurrency.
+
+Per wave: load (hash) the inputs, decide per input with ``durable.check_recorded`` (a recorded
+prediction whose status cannot be read now is re-attached, not looked up until it answers),
+upload what must be submitted, write the intents, then create the predictions and write their
+ids. An input the server refuses (the error table's ``input_problem``) is reported and the batch
+goes on; a submit whose answer was lost is sent once more with the same ``Idempotency-Key``; any
+other error stops the batch after what was created is recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, TypeVar
+
+from airflow_provider_vlm.client import (
+    OutcomeUnknownError,
+    Prediction,
+    PredictionStatus,
+    VlmClient,
+    VlmError,
+    VlmInputError,
+)
+from airflow_provider_vlm.durable import Step, check_recorded, intent
+from airflow_provider_vlm.identity import idempotency_key
+from airflow_provider_vlm.operators._batch_inputs import load_one, short
+from airflow_provider_vlm.operators._batch_state import BatchState, InputState
+from airflow_provider_vlm.operators._inputs import LoadedInput
+from airflow_provider_vlm.operators._submission import Submission
+
+T = TypeVar("T")
+
+#: Seconds between progress lines.
+PROGRESS_EVERY = 5.0
+
+
+def batched(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class _NotSent(VlmError):
+    """A submit skipped because the batch already stopped on another input's error."""
+
+
+@dataclass
+class Planned:
+    """One loaded input and what the durable rules say to do with it."""
+
+    label: str
+    loaded: LoadedInput
+    fingerprint: str
+    step: Step
+    generation: int
+    prediction_id: str | None = None
+    source: dict[str, Any] | None = None
+    status_unread: bool = False
+
+
+@dataclass
+class BatchSubmitter:
+    """One try's submit step; ``run`` returns the ids still waiting."""
+
+    submission: Submission
+    client: VlmClient
+    state: BatchState
+    identity: str
+    clear: int
+    media: str
+    max_active_submissions: int
+    log: Any
+    waiting: list[str] = field(default_factory=list)
+    invalid: dict[str, str] = field(default_factory=dict)
+    ambiguous: list[Planned] = field(default_factory=list)
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"kept": 0, "attached": 0, "submitted": 0, "resubmitted": 0}
+    )
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, items: list[tuple[str, Any]]) -> list[str]:
+        wave_size = max(4 * self.max_active_submissions, 32)
+        last_log = time.monotonic()
+        with ThreadPoolExecutor(self.max_active_submissions, thread_name_prefix="vlm-submit") as pool:
+            for done, wave in enumerate(batched(items, wave_size), start=1):
+                self._wave(wave, pool)
+                if time.monotonic() - last_log > PROGRESS_EVERY or done * wave_size >= len(items):
+                    last_log = time.monotonic()
+                    self.log.info(
+                        "submitting: %s/%s inputs done (%s, invalid %s)",
+                        f"{min(done * wave_size, len(items)):,}",
+                        f"{len(items):,}",
+                        ", ".join(f"{k} {v:,}" for k, v in self.counts.items()),
+                        f"{len(self.invalid):,}",
+                    )
+            if self.ambiguous:
+                self._settle_ambiguous(pool)
+        self.state.save_invalid(self.invalid)
+        return self.waiting
+
+    # --- one wave ------------------------------------------------------------------------------
+
+    def _wave(self, wave: list[tuple[str, Any]], pool: ThreadPoolExecutor) -> None:
+        plans = self._plan(wave, pool)
+        for plan in plans:
+            if plan.step is Step.RETURN:
+                self.counts["kept"] += 1
+            elif plan.step is Step.ATTACH:
+                self.counts["attached"] += 1
+                assert plan.prediction_id is not None
+                self.waiting.append(plan.prediction_id)
+        to_submit = [p for p in plans if p.step in (Step.SUBMIT, Step.RESUBMIT)]
+        prepared = self._prepare(to_submit, pool)
+        for plan in prepared:  # the intents are durable before anything billed is sent
+            self.state.put(plan.label, InputState(intent(plan.fingerprint, self.clear, plan.generation)))
+        self.state.flush()
+        error = self._record(prepared, list(pool.map(self._create, prepared)))
+        self.state.flush()
+        if error is not None:
+            self.state.save_invalid(self.invalid)
+            raise error
+
+    def _plan(self, wave: list[tuple[str, Any]], pool: ThreadPoolExecutor) -> list[Planned]:
+        """Load each input and decide; only statuses the state does not know are asked for."""
+        loaded_wave = list(pool.map(lambda item: load_one(self.media, item[1]), wave))
+        candidates: list[tuple[str, LoadedInput]] = []
+        for (label, _), loaded in zip(wave, loaded_wave, strict=True):
+            if isinstance(loaded, VlmInputError):
+                self.invalid[label] = short(loaded.message)
+            else:
+                candidates.append((label, loaded))
+        plans: list[Planned] = []
+        unread = 0
+        for plan, seen in pool.map(lambda c: self._decide(*c), candidates):
+            plans.append(plan)
+            if seen is not None:  # state is written here, in one thread
+                self.state.put(plan.label, self.state.entries[plan.label].with_status(seen))
+            if plan.step is Step.RESUBMIT:
+                self.log.warning(
+                    "%s: an earlier try's submit lost its answer; resubmitting with the same "
+                    "Idempotency-Key (a server that does not honour it may bill a duplicate)",
+                    plan.label,
+                )
+            unread += plan.status_unread
+        if unread:
+            self.log.warning(
+                "%d recorded prediction(s) could not be looked up now (transient errors): re-attaching; "
+                "the wait settles them",
+                unread,
+            )
+        return plans
+
+    def _decide(self, label: str, loaded: LoadedInput) -> tuple[Planned, PredictionStatus | None]:
+        """The durable decision for one input (runs in a pool thread; writes nothing)."""
+        fingerprint = self.submission.fingerprint(loaded)
+        previous = self.state.entries.get(label)
+        seen: list[PredictionStatus] = []
+
+        def status_of(prediction_id: str) -> PredictionStatus:
+            assert previous is not None
+            if previous.status is not None:  # a terminal status seen by an earlier try
+                return previous.status
+            seen.append(self.client.get_prediction(prediction_id).status)
+            return seen[0]
+
+        decision = check_recorded(previous.record if previous else None, fingerprint, self.clear, status_of)
+        plan = Planned(
+            label,
+            loaded,
+            fingerprint,
+            decision.step,
+            decision.generation,
+            decision.prediction_id,
+            status_unread=decision.status_unread,
+        )
+        return plan, (seen[0] if seen else None)
+
+    def _prepare(self, plans: list[Planned], pool: ThreadPoolExecutor) -> list[Planned]:
+        """Upload what must be submitted; refused inputs are reported, other errors stop the batch."""
+
+        def prepare(plan: Planned) -> dict[str, Any] | VlmError:
+            try:
+                return self.submission.prepare(self.client, plan.loaded)
+            except VlmError as exc:
+                return exc
+
+        ready: list[Planned] = []
+        error: VlmError | None = None
+        for plan, result in zip(plans, pool.map(prepare, plans), strict=True):
+            if isinstance(result, VlmError):
+                if result.input_problem:
+                    self.invalid[plan.label] = short(f"not submitted: {result}")
+                elif error is None:
+                    error = result
+            else:
+                plan.source = result
+                ready.append(plan)
+        if error is not None:
+            self.state.save_invalid(self.invalid)
+            raise error
+        return ready
+
+    def _create(self, plan: Planned) -> Prediction | VlmError:
+        if self._stop.is_set():
+            return _NotSent("not submitted: the batch stopped on an earlier error")
+        assert plan.source is not None
+        key = idempotency_key(self.identity, plan.fingerprint, plan.generation)
+        try:
+            return self.submission.create(self.client, plan.source, batch=True, idempotency_key=key)
+        except VlmError as exc:
+            if not isinstance(exc, OutcomeUnknownError) and not exc.input_problem:
+                self._stop.set()  # a rate limit past the client's retries, a rejected key...: stop
+            return exc
+
+    def _record(self, plans: list[Planned], results: list[Prediction | VlmError]) -> VlmError | None:
+        """Write each answer into the state; return the first error that must stop the batch."""
+        error: VlmError | None = None
+        for plan, result in zip(plans, results, strict=True):
+            if isinstance(result, Prediction):
+                record = self.state.entries[plan.label].record.with_prediction(result.id)
+                self.state.put(plan.label, InputState(record).with_status(result.status))
+                self.counts["resubmitted" if plan.step is Step.RESUBMIT else "submitted"] += 1
+                if not result.status.is_terminal:
+                    self.waiting.append(result.id)
+            elif isinstance(result, OutcomeUnknownError):
+                self.ambiguous.append(plan)
+            elif result.input_problem:
+                self.invalid[plan.label] = short(f"not submitted: {result}")
+            elif error is None and not isinstance(result, _NotSent):
+                error = result
+        return error
+
+    def _settle_ambiguous(self, pool: ThreadPoolExecutor) -> None:
+        """Submits whose answer was lost: once more with the same key, as a retry would."""
+        self.log.warning(
+            "%d submit(s) lost their answer; resubmitting them with the same Idempotency-Key "
+            "(a server that does not honour it may bill duplicates)",
+            len(self.ambiguous),
+        )
+        plans, self.ambiguous = self.ambiguous, []
+        for plan in plans:
+            plan.step = Step.RESUBMIT
+        results = list(pool.map(self._create, plans))
+        error = self._record(plans, results)
+        self.state.flush()
+        if error is None and self.ambiguous:
+            first = next(r for r in results if isinstance(r, OutcomeUnknownError))
+            error = OutcomeUnknownError(
+                f"{len(self.ambiguous)} submit(s) lost their answer twice; a retry resubmits them with "
+                f"the same Idempotency-Key. First: {self.ambiguous[0].label}: {first.message}",
+                cause=first.cause,
+            )
+        if error is not None:
+            self.state.save_invalid(self.invalid)
+            raise error
