@@ -164,8 +164,10 @@ class _Progress:
         failed = [p for p in self.latest.values() if p.status is PredictionStatus.FAILED]
         total = len(self.ids)
         if not failed:
-            what = f"prediction {self.ids[0]}" if total == 1 else f"all {total} predictions"
-            return self.end(WaitStatus.SUCCESS, f"{what} completed")
+            # One id: the event carries it already, the message need not repeat it.
+            return self.end(
+                WaitStatus.SUCCESS, "completed" if total == 1 else f"all {total} predictions completed"
+            )
         first = failed[0]
         if total == 1:
             return self.end(WaitStatus.FAILED, f"prediction {first.id} failed: {first.error_message}")
@@ -178,9 +180,7 @@ class _Progress:
         if len(self.ids) == 1:
             pid = self.ids[0]
             status = self.latest[pid].status.value if pid in self.latest else "unknown"
-            message = (
-                f"prediction {pid} still {status} at the deadline; it keeps running on the server (id {pid})"
-            )
+            message = f"still {status} at the deadline; it keeps running on the server"
         else:
             message = (
                 f"{len(waiting)} of {len(self.ids)} predictions still waiting at the deadline; "

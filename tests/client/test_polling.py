@@ -96,7 +96,7 @@ def test_policy_backs_off_by_1_5_up_to_the_cap_and_resets_on_change() -> None:
     assert outcome.status is WaitStatus.TIMEOUT
     # the first read is a change (submitted -> pending); running is seen at t=36.25: reset
     assert driver.sleeps[:7] == [2, 3, 4.5, 6.75, 10, 10, 2]
-    assert "keeps running on the server (id p)" in outcome.message
+    assert outcome.message == "still running at the deadline; it keeps running on the server"
 
 
 def test_policy_rejects_nonsense() -> None:

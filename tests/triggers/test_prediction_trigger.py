@@ -8,7 +8,7 @@ import time
 import pytest
 import time_machine
 
-from airflow_provider_vlm.events import PredictionEvent, WaitStatus
+from airflow_provider_vlm.events import MAX_EVENT_IDS, PredictionEvent, WaitStatus
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
 CONN = "vlm_trigger_test"
@@ -76,6 +76,18 @@ async def test_one_success_event_for_many_ids(dev, conn) -> None:
     assert list(event.prediction_ids) == ids
     assert event.counts == {"completed": 3}
     assert dev.api_key not in json.dumps(events[0]) + json.dumps(trigger.serialize()[1])
+
+
+async def test_event_of_a_big_wait_carries_counts_not_ids(dev, conn) -> None:
+    """Over ``MAX_EVENT_IDS`` the waiter has the ids in its record; the event stays a short line."""
+    ids = _submit(dev, MAX_EVENT_IDS + 1)
+    trigger = PredictionTrigger(
+        ids, vlm_conn_id=conn, deadline=time.time() + 60, poll_interval=0.2, max_poll_interval=0.5
+    )
+    (event,) = await _events(trigger)
+    assert event["status"] == "success" and event["prediction_ids"] == []
+    assert event["counts"] == {"completed": MAX_EVENT_IDS + 1}
+    assert len(json.dumps(event)) < 150
 
 
 async def test_failed_prediction_carries_the_server_message(dev, conn) -> None:
