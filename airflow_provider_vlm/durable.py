@@ -231,7 +231,7 @@ def submit_once(
     seen: dict[str, Prediction] = {}
 
     def status_of(prediction_id: str) -> PredictionStatus:
-        seen[prediction_id] = client.get_prediction(prediction_id)
+        seen[prediction_id] = client.predictions.get(prediction_id)
         return seen[prediction_id].status
 
     decision = check_recorded(record, fingerprint, current_clear, status_of)

@@ -62,8 +62,8 @@ async def create_many(base_url: str, count: int) -> list[str]:
 
         async def one(i: int) -> str:
             async with semaphore:
-                p = await client.generate(
-                    "document", domain=DOMAIN, url=f"https://invoices.example/{i:05d}.pdf", batch=True
+                p = await client.document.generate(
+                    domain=DOMAIN, url=f"https://invoices.example/{i:05d}.pdf", batch=True
                 )
                 return p.id
 
@@ -109,8 +109,8 @@ def main() -> None:
     invoice = sorted(INVOICE_DIR.glob("*.pdf"))[0]
     with running("--api-key", API_KEY, "--processing-time", "0") as server:
         client = VlmClient(API_KEY, server.base_url)
-        real = client.generate("document", domain=DOMAIN, file=invoice, batch=False)
-        response = client.get_prediction(real.id).response
+        real = client.document.generate(domain=DOMAIN, file=invoice, batch=False)
+        response = client.predictions.get(real.id).response
         schema = client.get_schema(DOMAIN).json_schema
         # The dev server's admin route: every new invoice prediction completes with this response.
         httpx.post(

@@ -262,21 +262,21 @@ async def sweep_comparison(n: int, concurrency: int = 50) -> dict[str, float]:
             async def create(i: int) -> str:
                 async with gate:
                     url = f"https://example.com/doc-{i}.pdf"
-                    return (await client.generate("document", domain="document.receipt", url=url)).id
+                    return (await client.document.generate(domain="document.receipt", url=url, batch=True)).id
 
             ids = await asyncio.gather(*(create(i) for i in range(n)))
             cpu0, t0 = server.cpu_seconds(), time.perf_counter()
 
             async def get(pid: str) -> Any:
                 async with gate:
-                    return await client.get_prediction(pid)
+                    return await client.predictions.get(pid)
 
             await asyncio.gather(*(get(pid) for pid in ids))
             per_id = (time.perf_counter() - t0, server.cpu_seconds() - cpu0)
             cpu0, t0 = server.cpu_seconds(), time.perf_counter()
             wanted, seen, skip, pages = set(ids), 0, 0, 0
             while seen < len(wanted):
-                page = await client.list_predictions(skip=skip, limit=1000)
+                page = await client.predictions.list(skip=skip, limit=1000)
                 pages += 1
                 seen += sum(1 for p in page if p.id in wanted)
                 skip += len(page)

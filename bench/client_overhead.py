@@ -34,10 +34,10 @@ def raw_httpx(base_url: str, key: str, pid: str) -> float:
 
 def hook_client(pid: str) -> float:
     client = VlmHook("vlm_bench").get_client()
-    client.get_prediction(pid)
+    client.predictions.get(pid)
     start = time.perf_counter()
     for _ in range(N):
-        client.get_prediction(pid)
+        client.predictions.get(pid)
     elapsed = time.perf_counter() - start
     client.close()
     return elapsed
@@ -45,9 +45,9 @@ def hook_client(pid: str) -> float:
 
 async def async_concurrent(base_url: str, key: str, pid: str, limit: int) -> float:
     async with AsyncVlmClient(key, base_url, max_connections=limit) as client:
-        await client.get_prediction(pid)
+        await client.predictions.get(pid)
         start = time.perf_counter()
-        await asyncio.gather(*(client.get_prediction(pid) for _ in range(N)))
+        await asyncio.gather(*(client.predictions.get(pid) for _ in range(N)))
         return time.perf_counter() - start
 
 
@@ -72,7 +72,7 @@ def main() -> None:
     print(f"| {'subject':<42} | {'seconds':>8} | {'req/s':>7} | {'ratio':>6} |")
     print(f"|{'-' * 44}|{'-' * 10}|{'-' * 9}|{'-' * 8}|")
     print(f"| {'raw httpx.Client.get + .json() (baseline)':<42} | {r:8.3f} | {N / r:7.0f} | {1:6.2f} |")
-    print(f"| {'VlmHook client get_prediction (sync)':<42} | {k:8.3f} | {N / k:7.0f} | {k / r:6.2f} |")
+    print(f"| {'VlmHook client predictions.get (sync)':<42} | {k:8.3f} | {N / k:7.0f} | {k / r:6.2f} |")
     print(f"| {'AsyncVlmClient, 1,000 concurrent, pool 20':<42} | {c:8.3f} | {N / c:7.0f} | {c / k:6.2f} |")
     print("\nratio: row 2 vs raw httpx (goal <= 1.15); row 3 vs the sync client loop.")
 

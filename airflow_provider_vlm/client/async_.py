@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -45,10 +45,7 @@ from airflow_provider_vlm.client.autocast import CastModel
 from airflow_provider_vlm.client.errors import VlmError
 from airflow_provider_vlm.client.models import (
     DomainInfo,
-    FileInfo,
     GenerationConfig,
-    Prediction,
-    RequestMetadata,
     SchemaInfo,
 )
 
@@ -195,92 +192,7 @@ class AsyncVlmClient:
         }
         return resources[check_media(media)]
 
-    # --- flat methods, kept until their callers use the resources above --------------------
-
-    async def health(self) -> bool:
-        return await self._run(_ops.health())
-
-    async def get_prediction(self, prediction_id: str) -> Prediction:
-        return await self._run(_ops.get_prediction(prediction_id))
-
-    async def list_predictions(self, skip: int = 0, limit: int = 10) -> list[Prediction]:
-        return await self._run(_ops.list_predictions(skip, limit))
-
-    async def iter_predictions(self, page_size: int = 100) -> AsyncIterator[Prediction]:
-        skip = 0
-        while True:
-            page = await self.list_predictions(skip=skip, limit=page_size)
-            for prediction in page:
-                yield prediction
-            if len(page) < page_size:
-                return
-            skip += page_size
-
-    async def find_predictions(self, ids: Collection[str], page_size: int = 1000) -> dict[str, Prediction]:
-        """Many predictions in about ``len(ids) / page_size`` list requests; see ``_ops.find_predictions``."""
-        return await self._run(_ops.find_predictions(ids, page_size))
-
-    async def wait(
-        self,
-        prediction_id: str,
-        timeout: float = 60.0,
-        sleep: float = 1.0,
-        *,
-        backoff: float = 1.0,
-        max_sleep: float = 30.0,
-        raise_on_failure: bool = True,
-    ) -> Prediction:
-        return await self._run(
-            _ops.wait(
-                prediction_id,
-                timeout,
-                sleep,
-                backoff=backoff,
-                max_sleep=max_sleep,
-                raise_on_failure=raise_on_failure,
-            )
-        )
-
-    async def generate(
-        self,
-        media: str,
-        *,
-        domain: str,
-        file: _ops.FileInput | None = None,
-        file_id: str | None = None,
-        url: str | None = None,
-        images: Sequence[_ops.ImageInput] | None = None,
-        model: str = "vlm-1",
-        batch: bool = True,
-        config: GenerationConfig | Mapping[str, Any] | None = None,
-        metadata: RequestMetadata | Mapping[str, Any] | None = None,
-        callback_url: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> Prediction:
-        return await self._run(
-            _ops.generate(
-                media,
-                domain=domain,
-                file=file,
-                file_id=file_id,
-                url=url,
-                images=images,
-                model=model,
-                batch=batch,
-                config=config,
-                metadata=metadata,
-                callback_url=callback_url,
-                idempotency_key=idempotency_key,
-            )
-        )
-
-    async def upload_file(
-        self, file: _ops.FileInput, *, filename: str | None = None, purpose: str = "assistants"
-    ) -> FileInfo:
-        return await self._run(_ops.upload_file(file, filename=filename, purpose=purpose))
-
-    async def get_file(self, file_id: str) -> FileInfo:
-        return await self._run(_ops.get_file(file_id))
+    # --- the SDK's other top-level calls ------------------------------------------------------
 
     async def get_schema(
         self, domain: str, config: GenerationConfig | Mapping[str, Any] | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -35,10 +35,7 @@ from airflow_provider_vlm.client.autocast import CastModel
 from airflow_provider_vlm.client.errors import VlmError
 from airflow_provider_vlm.client.models import (
     DomainInfo,
-    FileInfo,
     GenerationConfig,
-    Prediction,
-    RequestMetadata,
     SchemaInfo,
 )
 from airflow_provider_vlm.client.resources import (
@@ -185,123 +182,7 @@ class VlmClient:
         }
         return resources[check_media(media)]
 
-    # --- flat methods, kept until their callers use the resources above --------------------
-
-    def health(self) -> bool:
-        """True when the server is up and the key is valid (else a typed error)."""
-        return self._run(_ops.health())
-
-    def get_prediction(self, prediction_id: str) -> Prediction:
-        return self._run(_ops.get_prediction(prediction_id))
-
-    def list_predictions(self, skip: int = 0, limit: int = 10) -> list[Prediction]:
-        """One page, newest first."""
-        return self._run(_ops.list_predictions(skip, limit))
-
-    def iter_predictions(self, page_size: int = 100) -> Iterator[Prediction]:
-        """Every prediction, newest first, one page request at a time."""
-        skip = 0
-        while True:
-            page = self.list_predictions(skip=skip, limit=page_size)
-            yield from page
-            if len(page) < page_size:
-                return
-            skip += page_size
-
-    def find_predictions(self, ids: Collection[str], page_size: int = 1000) -> dict[str, Prediction]:
-        """Many predictions in about ``len(ids) / page_size`` list requests; see ``_ops.find_predictions``."""
-        return self._run(_ops.find_predictions(ids, page_size))
-
-    def wait(
-        self,
-        prediction_id: str,
-        timeout: float = 60.0,
-        sleep: float = 1.0,
-        *,
-        backoff: float = 1.0,
-        max_sleep: float = 30.0,
-        raise_on_failure: bool = True,
-    ) -> Prediction:
-        """Poll until terminal; ``failed`` raises ``PredictionFailedError`` at once, not at the timeout."""
-        return self._run(
-            _ops.wait(
-                prediction_id,
-                timeout,
-                sleep,
-                backoff=backoff,
-                max_sleep=max_sleep,
-                raise_on_failure=raise_on_failure,
-            )
-        )
-
-    def generate(
-        self,
-        media: str,
-        *,
-        domain: str,
-        file: _ops.FileInput | None = None,
-        file_id: str | None = None,
-        url: str | None = None,
-        images: Sequence[_ops.ImageInput] | None = None,
-        model: str = "vlm-1",
-        batch: bool = True,
-        config: GenerationConfig | Mapping[str, Any] | None = None,
-        metadata: RequestMetadata | Mapping[str, Any] | None = None,
-        callback_url: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> Prediction:
-        return self._run(
-            _ops.generate(
-                media,
-                domain=domain,
-                file=file,
-                file_id=file_id,
-                url=url,
-                images=images,
-                model=model,
-                batch=batch,
-                config=config,
-                metadata=metadata,
-                callback_url=callback_url,
-                idempotency_key=idempotency_key,
-            )
-        )
-
-    def generate_schema(
-        self,
-        media: str,
-        *,
-        file: _ops.FileInput | None = None,
-        file_id: str | None = None,
-        url: str | None = None,
-        images: Sequence[_ops.ImageInput] | None = None,
-        model: str = "vlm-1",
-        config: GenerationConfig | Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
-    ) -> Prediction:
-        return self._run(
-            _ops.generate_schema(
-                media,
-                file=file,
-                file_id=file_id,
-                url=url,
-                images=images,
-                model=model,
-                config=config,
-                idempotency_key=idempotency_key,
-            )
-        )
-
-    def upload_file(
-        self, file: _ops.FileInput, *, filename: str | None = None, purpose: str = "assistants"
-    ) -> FileInfo:
-        return self._run(_ops.upload_file(file, filename=filename, purpose=purpose))
-
-    def get_file(self, file_id: str) -> FileInfo:
-        return self._run(_ops.get_file(file_id))
-
-    def list_files(self, skip: int = 0, limit: int = 10) -> list[FileInfo]:
-        return self._run(_ops.list_files(skip, limit))
+    # --- the SDK's other top-level calls ------------------------------------------------------
 
     def get_schema(
         self, domain: str, config: GenerationConfig | Mapping[str, Any] | None = None

@@ -196,7 +196,7 @@ class VlmHook(BaseHook):
             verify=settings.verify,
         ) as client:
             try:
-                client.health()
+                client.healthcheck()
             except AuthenticationError as exc:
                 return (
                     False,

@@ -76,7 +76,7 @@ class Collector:
             # A list reply that leaves out a finished prediction's response is completed by id.
             if found is None or (found.status.is_success and found.response is None):
                 return tolerate_transient(
-                    lambda: self.client.get_prediction(prediction_id),
+                    lambda: self.client.predictions.get(prediction_id),
                     what=f"reading prediction {prediction_id}",
                 )
             return found
@@ -113,7 +113,7 @@ class Collector:
         if len(ids) < SWEEP_MIN_IDS:
             return {}
         try:
-            return self.client.find_predictions(ids, SWEEP_PAGE_SIZE)
+            return self.client.predictions.find(ids, SWEEP_PAGE_SIZE)
         except VlmError as exc:
             self.log.warning("listing predictions failed (%s); fetching them one by one", exc)
             return {}

@@ -165,7 +165,7 @@ class BatchSubmitter:
             assert previous is not None
             if previous.status is not None:  # a terminal status seen by an earlier try
                 return previous.status
-            seen.append(self.client.get_prediction(prediction_id).status)
+            seen.append(self.client.predictions.get(prediction_id).status)
             return seen[0]
 
         decision = check_recorded(previous.record if previous else None, fingerprint, self.clear, status_of)

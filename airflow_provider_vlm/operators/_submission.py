@@ -132,7 +132,7 @@ class Submission:
         content = source.pop("file")
         try:
             uploaded = tolerate_transient(
-                lambda: client.upload_file(content, filename=loaded.filename),
+                lambda: client.files.upload(content, filename=loaded.filename),
                 what=f"upload of {loaded.label}",
             )
         except VlmError as exc:
@@ -145,8 +145,7 @@ class Submission:
         self, client: VlmClient, source: Mapping[str, Any], *, batch: bool, idempotency_key: str | None
     ) -> Prediction:
         """The billed call: create the prediction with the given key."""
-        return client.generate(
-            self.media,
+        return client.for_media(self.media).generate(
             domain=self.domain,
             model=self.model,
             batch=batch,

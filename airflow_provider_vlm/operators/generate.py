@@ -172,7 +172,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         if prediction is not None and prediction.status.is_terminal:
             return self._result(client, prediction)
         if not self.wait_for_completion:
-            return (prediction or client.get_prediction(submitted.prediction_id)).record()
+            return (prediction or client.predictions.get(submitted.prediction_id)).record()
         # A finished prediction never defers; an outage starting now is the wait's to ride out.
         checked = first_check(client, submitted.prediction_id, log=self.log)
         if checked is not None and checked.status.is_terminal:

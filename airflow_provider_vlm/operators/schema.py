@@ -115,8 +115,8 @@ class GenerateSchemaOperator(BaseOperator):
             client,
             input_fingerprint,
             prepare=lambda: uploader.prepare(client, loaded),
-            create=lambda source, key: client.generate_schema(
-                self.media, model=self.model, config=config, idempotency_key=key, **source
+            create=lambda source, key: (client.image if self.media == "image" else client.document).schema(
+                model=self.model, config=config, idempotency_key=key, **source
             ),
             log=self.log,
             record_key=SCHEMA_RECORD_KEY,

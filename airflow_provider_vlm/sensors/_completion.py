@@ -81,7 +81,7 @@ def settle_event(client: VlmClient, event: Mapping[str, Any], timeout: float | N
     if ev.status is WaitStatus.TIMEOUT:
         last = next((status for status, n in ev.counts.items() if n and status != "unknown"), None)
         raise PredictionTimeoutError(pid, timeout or 0.0, last)
-    prediction = client.get_prediction(pid)
+    prediction = client.predictions.get(pid)
     if prediction.status.is_terminal:
         return prediction
     if ev.status is WaitStatus.ERROR:
@@ -98,7 +98,7 @@ def first_check(client: VlmClient, prediction_id: str, *, log: Any = log) -> Pre
     goes on to wait, and the wait rides the outage out until its deadline. Other errors raise.
     """
     try:
-        return client.get_prediction(prediction_id)
+        return client.predictions.get(prediction_id)
     except VlmError as exc:
         if not exc.transient:
             raise

@@ -120,7 +120,7 @@ class PredictionSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         client = self.hook.get_client()
         try:
-            prediction = client.get_prediction(self._check_id())
+            prediction = client.predictions.get(self._check_id())
         except TRANSIENT_ERRORS as exc:  # the client already retried; try again at the next poke
             self.log.warning("checking prediction %s failed: %s", self.prediction_id, exc)
             return False

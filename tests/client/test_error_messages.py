@@ -18,7 +18,7 @@ def test_a_base_url_without_v1_names_it_and_asks_about_v1(dev, tmp_path) -> None
     doc.write_bytes(b"%PDF-1.4 hello")
     with VlmClient(dev.api_key, root, retry_policy=NO_RETRY) as client:
         with pytest.raises(NotFoundError) as info:
-            client.upload_file(doc)  # the md5 look-up's 404 is a route 404 here, not "not stored"
+            client.files.upload(doc)  # the md5 look-up's 404 is a route 404 here, not "not stored"
     message = str(info.value)
     assert f"{root} has no route GET /files/hash/{{md5}}" in message
     assert "does the base URL end in /v1?" in message
@@ -28,7 +28,7 @@ def test_a_base_url_without_v1_names_it_and_asks_about_v1(dev, tmp_path) -> None
 def test_an_unknown_id_is_not_mistaken_for_a_route(dev) -> None:
     with VlmClient(dev.api_key, dev.base_url, retry_policy=NO_RETRY) as client:
         with pytest.raises(NotFoundError) as info:
-            client.get_prediction("no-such-id")
+            client.predictions.get("no-such-id")
     assert "no-such-id" in str(info.value) and "/v1?" not in str(info.value)
 
 
@@ -49,6 +49,6 @@ def test_a_fastapi_style_route_404_gets_the_hint() -> None:
 def test_a_connection_error_names_host_and_port() -> None:
     with VlmClient("secret-key", "http://127.0.0.1:9/v1", retry_policy=NO_RETRY) as client:
         with pytest.raises(TransportError) as info:
-            client.get_prediction("p")
+            client.predictions.get("p")
     assert "cannot connect to 127.0.0.1:9" in str(info.value)
     assert "secret-key" not in str(info.value)

@@ -241,7 +241,7 @@ def _fast_policy() -> RetryPolicy:
 
 
 def _submit(client: VlmClient) -> str:
-    return client.generate("document", domain="document.markdown", url="https://x.test/a.pdf").id
+    return client.document.generate(domain="document.markdown", url="https://x.test/a.pdf", batch=True).id
 
 
 OUTAGE = {"method": "GET", "path": "/predictions/*", "status": 503, "seconds": 3}
@@ -251,16 +251,18 @@ def test_sync_wait_rides_out_a_503_outage(dev) -> None:
     with VlmClient(dev.api_key, dev.base_url, retry_policy=_fast_policy()) as client:
         pid = _submit(client)
         dev.faults(rules=[OUTAGE])
-        done = client.wait(pid, timeout=60, sleep=0.2, backoff=1.5, max_sleep=0.5)
+        done = client.predictions.wait(pid, timeout=60, sleep=0.2)
     assert done.status.value == "completed"
     assert dev.stats()["requests"]["GET /predictions/{id}"] > 4  # it did poll into the outage
 
 
 async def test_async_wait_rides_out_a_503_outage(dev) -> None:
     async with AsyncVlmClient(dev.api_key, dev.base_url, retry_policy=_fast_policy()) as client:
-        pid = (await client.generate("document", domain="document.markdown", url="https://x.test/b.pdf")).id
+        pid = (
+            await client.document.generate(domain="document.markdown", url="https://x.test/b.pdf", batch=True)
+        ).id
         dev.faults(rules=[OUTAGE])
-        done = await client.wait(pid, timeout=60, sleep=0.2, backoff=1.5, max_sleep=0.5)
+        done = await client.predictions.wait(pid, timeout=60, sleep=0.2)
     assert done.status.value == "completed"
 
 
@@ -269,7 +271,7 @@ def test_wait_timeout_says_the_prediction_keeps_running(dev) -> None:
     with VlmClient(dev.api_key, dev.base_url, retry_policy=_fast_policy()) as client:
         pid = _submit(client)
         with pytest.raises(PredictionTimeoutError) as info:
-            client.wait(pid, timeout=0.5, sleep=0.1)
+            client.predictions.wait(pid, timeout=0.5, sleep=0.1)
     assert pid in str(info.value) and "keeps running on the server" in str(info.value)
     assert dev.api_key not in str(info.value)
 
@@ -277,4 +279,4 @@ def test_wait_timeout_says_the_prediction_keeps_running(dev) -> None:
 def test_an_unknown_id_ends_the_wait_at_once(dev) -> None:
     with VlmClient(dev.api_key, dev.base_url, retry_policy=_fast_policy()) as client:
         with pytest.raises(NotFoundError):
-            client.wait("no-such-id", timeout=600, sleep=5)
+            client.predictions.wait("no-such-id", timeout=600, sleep=5)

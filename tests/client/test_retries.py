@@ -32,7 +32,7 @@ def _fast(dev, **kwargs) -> VlmClient:
 
 
 def _submit(client: VlmClient, key: str | None = None):
-    return client.generate("document", domain="document.markdown", url=URL, idempotency_key=key)
+    return client.document.generate(domain="document.markdown", url=URL, batch=True, idempotency_key=key)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
@@ -44,7 +44,7 @@ def test_reads_retry_5xx_and_429(dev, status: int) -> None:
                 {"method": "GET", "path": "/predictions/*", "status": status, "count": 2, "retry_after": 0}
             ]
         )
-        assert client.get_prediction(prediction.id).id == prediction.id
+        assert client.predictions.get(prediction.id).id == prediction.id
     assert route_count(dev.stats(), "GET /predictions/{id}") == 3
 
 
@@ -53,7 +53,7 @@ def test_reads_give_up_after_max_retries(dev) -> None:
         prediction = _submit(client)
         dev.faults(rules=[{"method": "GET", "path": "/predictions/*", "status": 502, "count": 10}])
         with pytest.raises(ServerError) as info:
-            client.get_prediction(prediction.id)
+            client.predictions.get(prediction.id)
     assert info.value.status_code == 502
     assert route_count(dev.stats(), "GET /predictions/{id}") == 3
 
@@ -74,7 +74,7 @@ def test_retry_after_is_honoured(dev) -> None:
             return delay
 
         policy.delay_after_response = spy  # type: ignore[method-assign]
-        client.get_prediction(prediction.id)
+        client.predictions.get(prediction.id)
     assert slept[0] == 1.0
 
 
@@ -100,7 +100,7 @@ def test_4xx_is_never_retried(dev, status: int) -> None:
             422: InvalidRequestError,
         }[status]
         with pytest.raises(expected) as info:
-            client.get_prediction(prediction.id)
+            client.predictions.get(prediction.id)
     assert info.value.status_code == status
     assert route_count(dev.stats(), "GET /predictions/{id}") == 1
 
@@ -166,11 +166,11 @@ def test_read_timeout_and_dropped_connections_are_retried(dev) -> None:
         prediction = _submit(client)
         dev.faults(latency=1.0, methods=["GET"])
         with pytest.raises(TransportError):
-            client.get_prediction(prediction.id)
+            client.predictions.get(prediction.id)
         dev.reset()
         dev.faults(drop_rate=1.0, methods=["GET"])
         with pytest.raises(TransportError) as info:
-            client.get_prediction(prediction.id)
+            client.predictions.get(prediction.id)
     assert "GET /predictions/{id}" in str(info.value)
 
 
@@ -186,7 +186,7 @@ def test_connect_errors_are_retried_even_for_generate() -> None:
         "k", "http://127.0.0.1:9/v1", transport=httpx.MockTransport(refuse), retry_policy=policy
     )
     with client, pytest.raises(TransportError) as info:
-        client.generate("document", domain="document.markdown", url=URL)
+        client.document.generate(domain="document.markdown", url=URL, batch=True)
     assert not isinstance(info.value, OutcomeUnknownError)
     assert len(attempts) == 3
 
@@ -196,6 +196,6 @@ def test_random_faults_on_reads_are_absorbed(dev) -> None:
         prediction = _submit(client)
         dev.faults(error_rate=0.2, rate_limit_rate=0.1, retry_after=0, methods=["GET"])
         for _ in range(30):
-            assert client.get_prediction(prediction.id).id == prediction.id
+            assert client.predictions.get(prediction.id).id == prediction.id
     injected = dev.stats()["faults_injected"]
     assert injected["error"] + injected["rate_limit"] > 0

@@ -70,7 +70,7 @@ with _dag("vlm_input_file_id"):
         """Store the invoice on the server first; downstream passes only its id."""
         hook = VlmHook()
         try:
-            return hook.get_client().upload_file(Path(INVOICE)).id
+            return hook.get_client().files.upload(Path(INVOICE)).id
         finally:
             hook.close()
 

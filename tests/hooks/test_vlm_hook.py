@@ -44,9 +44,7 @@ def test_client_from_connection(vlm_conn, dev) -> None:
     assert isinstance(client, VlmClient)
     assert client is hook.get_client()
     assert client.settings.timeout == 7 and client.settings.max_retries == 2
-    prediction = client.generate(
-        "document", domain="document.markdown", url="https://x.test/a.pdf", batch=False
-    )
+    prediction = client.document.generate(domain="document.markdown", url="https://x.test/a.pdf")
     assert prediction.status is PredictionStatus.COMPLETED
     hook.close()
 
@@ -61,7 +59,7 @@ def test_async_client_uses_the_async_lookup(vlm_conn, monkeypatch) -> None:
         client = await VlmHook(vlm_conn).get_async_client()
         assert isinstance(client, AsyncVlmClient)
         async with client:
-            return await client.health()
+            return await client.healthcheck()
 
     assert asyncio.run(run()) is True
 

@@ -25,7 +25,7 @@ def _client(dev) -> VlmClient:
 
 def _submit(client: VlmClient, n: int) -> list[str]:
     return [
-        client.generate("document", domain="document.markdown", url=f"https://x.test/{i}.pdf").id
+        client.document.generate(domain="document.markdown", url=f"https://x.test/{i}.pdf", batch=True).id
         for i in range(n)
     ]
 
