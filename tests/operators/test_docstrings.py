@@ -16,11 +16,6 @@ from airflow_provider_vlm.operators.schema import GenerateSchemaOperator
 from airflow_provider_vlm.sensors.prediction import PredictionSensor
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
-#: The sensor's and trigger's docstrings are maintained with their modules; this test lists them so
-#: a gap shows, without failing the operators' part of the suite while they are being written.
-PENDING = pytest.mark.xfail(strict=False, reason="sensor/trigger docstrings are completed with their modules")
-
-
 def undocumented(cls: type) -> list[str]:
     doc = inspect.getdoc(cls) or ""
     names = [
@@ -37,8 +32,8 @@ def undocumented(cls: type) -> list[str]:
         GenerateOperator,
         GenerateBatchOperator,
         GenerateSchemaOperator,
-        pytest.param(PredictionSensor, marks=PENDING),
-        pytest.param(PredictionTrigger, marks=PENDING),
+        PredictionSensor,
+        PredictionTrigger,
     ],
 )
 def test_every_constructor_parameter_has_a_param_line(cls: type) -> None:
