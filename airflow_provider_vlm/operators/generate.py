@@ -27,7 +27,6 @@ from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
 from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.sensors._completion import (
-    ResponseCheck,
     first_check,
     outcome,
     settle_event,
@@ -138,9 +137,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
 
     def _result(self, client: VlmClient, prediction: Prediction) -> dict[str, Any]:
         """The record of a terminal prediction, its response judged as the batch judges one."""
-        record = outcome(client, prediction, ResponseCheck(), self.domain)  # failed → typed error
-        self.response_validator()(client, prediction)
-        return record
+        return outcome(client, prediction, self.response_validator())  # failed → typed error
 
     # --- one try -----------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from airflow_provider_vlm.operators._common import seconds
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
 from airflow_provider_vlm.operators._submission import Submission, build_config
 from airflow_provider_vlm.retry_policy import default_retry_policy
-from airflow_provider_vlm.sensors._completion import ResponseCheck, outcome, wait_blocking
+from airflow_provider_vlm.sensors._completion import outcome, wait_blocking
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -132,4 +132,4 @@ class GenerateSchemaOperator(BaseOperator):
                 poll_interval=self.poll_interval,
                 max_poll_interval=max(self.poll_interval, 10.0),
             )
-        return outcome(client, prediction, ResponseCheck(), None)["response"]
+        return outcome(client, prediction)["response"]

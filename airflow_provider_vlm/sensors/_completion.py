@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel
 
 from airflow_provider_vlm.client import (
     Prediction,
@@ -24,7 +21,7 @@ from airflow_provider_vlm.client import (
 )
 from airflow_provider_vlm.client._polling import DEFAULT_UNREACHABLE_TIMEOUT, PollPolicy, wait_for
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
-from airflow_provider_vlm.validation import validate_against_model, validate_against_schema
+from airflow_provider_vlm.validation import ResponseValidator
 
 log = logging.getLogger(__name__)
 
@@ -37,35 +34,20 @@ class PredictionWaitError(VlmError):
     """
 
 
-@dataclass(frozen=True)
-class ResponseCheck:
-    """What a completed response is validated against: nothing, the domain's schema, or a model."""
-
-    autocast: bool = False
-    response_model: type[BaseModel] | None = None
-
-    def __call__(self, client: VlmClient, prediction: Prediction, domain: str | None) -> None:
-        if self.response_model is not None:
-            validate_against_model(prediction.response, self.response_model, prediction_id=prediction.id)
-        elif self.autocast:
-            name = domain or prediction.domain
-            if not name:
-                raise VlmError(f"autocast: prediction {prediction.id} has no domain to fetch a schema for")
-            schema = client.get_schema(name).json_schema
-            validate_against_schema(
-                prediction.response, schema, prediction_id=prediction.id, source=f"{name} schema"
-            )
-
-
 def outcome(
-    client: VlmClient, prediction: Prediction, check: ResponseCheck, domain: str | None
+    client: VlmClient, prediction: Prediction, check: ResponseValidator | None = None
 ) -> dict[str, Any]:
-    """The record of a terminal prediction, or ``PredictionFailedError`` with the server's message."""
+    """The record of a terminal prediction, or the typed error it stands for.
+
+    ``failed`` raises ``PredictionFailedError`` with the server's message; a completed response is
+    judged by ``check`` (the operators' and the batch's one validation path) when given.
+    """
     if prediction.status is PredictionStatus.FAILED:
         raise PredictionFailedError(prediction.id, prediction.error_message)
     if not prediction.status.is_success:
         raise PredictionWaitError(f"prediction {prediction.id} is {prediction.status.value}, not finished")
-    check(client, prediction, domain)
+    if check is not None:
+        check(client, prediction)
     return prediction.record()
 
 

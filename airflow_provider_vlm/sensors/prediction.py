@@ -24,8 +24,9 @@ from airflow_provider_vlm.client.errors import TRANSIENT_ERRORS
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.retry_policy import default_retry_policy
-from airflow_provider_vlm.sensors._completion import ResponseCheck, first_check, outcome, settle_event
+from airflow_provider_vlm.sensors._completion import first_check, outcome, settle_event
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
+from airflow_provider_vlm.validation import ResponseValidator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -83,9 +84,12 @@ class PredictionSensor(BaseSensorOperator):
     def hook(self) -> VlmHook:
         return VlmHook(self.vlm_conn_id)
 
-    @property
-    def check(self) -> ResponseCheck:
-        return ResponseCheck(autocast=self.autocast, response_model=self.response_model)
+    @cached_property
+    def check(self) -> ResponseValidator:
+        """The operators' validation path; the domain's schema is fetched once per try."""
+        return ResponseValidator(
+            autocast=self.autocast, response_model=self.response_model, domain=self.domain
+        )
 
     def _check_id(self) -> str:
         if not isinstance(self.prediction_id, str) or not self.prediction_id.strip():
@@ -104,7 +108,7 @@ class PredictionSensor(BaseSensorOperator):
         client = self.hook.get_client()
         prediction = first_check(client, prediction_id, log=self.log)  # a finished one never defers
         if prediction is not None and prediction.status.is_terminal:
-            return outcome(client, prediction, self.check, self.domain)
+            return outcome(client, prediction, self.check)
         self.defer(
             trigger=PredictionTrigger(
                 prediction_ids=[prediction_id],
@@ -127,7 +131,7 @@ class PredictionSensor(BaseSensorOperator):
         if not prediction.status.is_terminal:
             self.log.info("prediction %s is %s", prediction.id, prediction.status.value)
             return False
-        return PokeReturnValue(is_done=True, xcom_value=outcome(client, prediction, self.check, self.domain))
+        return PokeReturnValue(is_done=True, xcom_value=outcome(client, prediction, self.check))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         client = self.hook.get_client()
@@ -136,4 +140,4 @@ class PredictionSensor(BaseSensorOperator):
         except PredictionTimeoutError as exc:
             raise AirflowSensorTimeout(str(exc)) from exc
         log_finished_wait(self.log, prediction, context)
-        return outcome(client, prediction, self.check, self.domain)
+        return outcome(client, prediction, self.check)

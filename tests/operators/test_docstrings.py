@@ -16,6 +16,7 @@ from airflow_provider_vlm.operators.schema import GenerateSchemaOperator
 from airflow_provider_vlm.sensors.prediction import PredictionSensor
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
+
 def undocumented(cls: type) -> list[str]:
     doc = inspect.getdoc(cls) or ""
     names = [
