@@ -1,0 +1,158 @@
+"""The chaos script: on a fixed seed, kill and restart parts of the deployment during the waits.
+
+Each fault waits for the moment it is meant for (a triggerer that holds triggers, a worker that
+runs a task, preferably the nightly batch while it submits), then strikes and records its kind
+and time (seconds since the soak started). Pauses between faults are drawn from
+``random.Random(seed)``, so a rerun with the same seed strikes in the same order with the same
+pauses.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psutil
+
+from soak.deploy import Deployment, wait_for
+
+KINDS = ("worker_kill", "triggerer_kill", "scheduler_restart", "devserver_restart", "outage")
+
+
+@dataclass
+class Fault:
+    kind: str
+    at: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {**asdict(self), "at": round(self.at, 1)}
+
+
+class Chaos:
+    def __init__(
+        self,
+        deployment: Deployment,
+        *,
+        seed: int,
+        started: float,
+        outage_s: float = 330.0,
+        restart_killed: bool = True,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.d = deployment
+        self.rng = random.Random(seed)
+        self.started = started
+        self.outage_s = outage_s
+        self.restart_killed = restart_killed
+        self.say = say
+        self.faults: list[Fault] = []
+
+    def run(self, plan: list[str], pause: tuple[float, float] = (5.0, 20.0)) -> list[Fault]:
+        for n, kind in enumerate(plan):
+            if n:
+                time.sleep(self.rng.uniform(*pause))
+            fault = getattr(self, kind)()
+            self.faults.append(fault)
+            self.say(f"  chaos: {fault.kind} at {fault.at:.0f}s {fault.detail}")
+        return self.faults
+
+    def _now(self) -> float:
+        return time.monotonic() - self.started
+
+    # --- the faults ----------------------------------------------------------------------------
+
+    def triggerer_kill(self) -> Fault:
+        """SIGKILL the triggerer holding the most triggers; time how long until the other has them."""
+        a = self.d.airflow
+
+        def busiest() -> tuple[int, int] | None:
+            rows = a.query(
+                "select triggerer_id, count(*) from trigger where triggerer_id is not null"
+                " group by triggerer_id order by count(*) desc"
+            )
+            return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+        job_id, held = wait_for("a triggerer to hold triggers", busiest, 900, 0.5)
+        (pid,) = a.query("select pid from job where id=?", job_id)[0]
+        name = self._owner(int(pid), "triggerer-")
+        at = self._now()
+        a.kill(name, signal.SIGKILL)
+        moved = wait_for(
+            "the surviving triggerer to take the triggers over",
+            lambda: not a.query("select 1 from trigger where triggerer_id=?", job_id),
+            300,
+            0.5,
+        )
+        takeover = round(self._now() - at, 1) if moved else None
+        if self.restart_killed:
+            self.d.start_triggerer(int(name.rsplit("-", 1)[1]))
+        return Fault("triggerer_kill", at, {"process": name, "triggers_held": held, "takeover_s": takeover})
+
+    def worker_kill(self) -> Fault:
+        """SIGKILL a Celery worker running a task: the nightly batch while it submits, if caught."""
+        a = self.d.airflow
+
+        def target() -> tuple[str, str] | None:
+            rows = a.query(
+                "select dag_id, task_id, pid from task_instance where state='running' and pid is not null"
+                " order by (task_id='extract' and dag_id='vlm_nightly_invoices') desc"
+            )
+            submitting = self._created() > 0
+            for dag_id, task_id, pid in rows:
+                owner = self._owner(int(pid), "worker-", strict=False)
+                nightly = dag_id == "vlm_nightly_invoices" and task_id == "extract"
+                if owner and (submitting or not nightly):
+                    return owner, f"{dag_id}.{task_id}"
+            return None
+
+        name, task = wait_for("a task running on a Celery worker", target, 900, 0.2)
+        created = self._created()
+        at = self._now()
+        a.kill(name, signal.SIGKILL)
+        if self.restart_killed:
+            self.d.start_worker(int(name.rsplit("-", 1)[1]))
+        return Fault("worker_kill", at, {"process": name, "task": task, "predictions_created_then": created})
+
+    def scheduler_restart(self) -> Fault:
+        at = self._now()
+        self.d.restart("scheduler", "scheduler", "--skip-serve-logs")
+        return Fault("scheduler_restart", at)
+
+    def devserver_restart(self) -> Fault:
+        at = self._now()
+        self.d.restart_devserver()
+        return Fault("devserver_restart", at)
+
+    def outage(self) -> Fault:
+        """Every API call answers 503 for ``outage_s`` seconds; returns when the API is back."""
+        at = self._now()
+        self.d.set_faults(rules=[{"path": "*", "status": 503, "seconds": self.outage_s}])
+        time.sleep(self.outage_s)
+        return Fault("outage", at, {"seconds": self.outage_s})
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _created(self) -> int:
+        try:
+            return int(self.d.dev_stats()["predictions_created"])
+        except Exception:
+            return 0
+
+    def _owner(self, pid: int, prefix: str, strict: bool = True) -> str:
+        """Which of our processes ``pid`` is, or descends from."""
+        ours = {p.pid: name for name, p in self.d.airflow.procs.items() if name.startswith(prefix)}
+        try:
+            chain = [pid, *(p.pid for p in psutil.Process(pid).parents())]
+        except psutil.NoSuchProcess:
+            chain = [pid]
+        for candidate in chain:
+            if candidate in ours:
+                return ours[candidate]
+        if strict:
+            raise LookupError(f"pid {pid} is none of {sorted(ours.values())}")
+        return ""
