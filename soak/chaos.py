@@ -42,6 +42,7 @@ class Chaos:
         started: float,
         outage_s: float = 330.0,
         restart_killed: bool = True,
+        min_triggers: int = 1,
         say: Callable[[str], None] = print,
     ) -> None:
         self.d = deployment
@@ -49,6 +50,7 @@ class Chaos:
         self.started = started
         self.outage_s = outage_s
         self.restart_killed = restart_killed
+        self.min_triggers = min_triggers
         self.say = say
         self.faults: list[Fault] = []
 
@@ -75,11 +77,15 @@ class Chaos:
                 "select triggerer_id, count(*) from trigger where triggerer_id is not null"
                 " group by triggerer_id order by count(*) desc"
             )
+            if sum(int(n) for _, n in rows) < self.min_triggers:
+                return None
             return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
         job_id, held = wait_for("a triggerer to hold triggers", busiest, 900, 0.5)
-        (pid,) = a.query("select pid from job where id=?", job_id)[0]
-        name = self._owner(int(pid), "triggerer-")
+        # Each process reports its own name as hostname (soak.hostname).
+        name = str(a.query("select hostname from job where id=?", job_id)[0][0])
+        if name not in a.procs:
+            raise LookupError(f"triggerer job {job_id} runs on {name!r}, none of {sorted(a.procs)}")
         at = self._now()
         a.kill(name, signal.SIGKILL)
         moved = wait_for(
@@ -99,12 +105,14 @@ class Chaos:
 
         def target() -> tuple[str, str] | None:
             rows = a.query(
-                "select dag_id, task_id, pid from task_instance where state='running' and pid is not null"
+                "select dag_id, task_id, pid, hostname from task_instance where state='running'"
                 " order by (task_id='extract' and dag_id='vlm_nightly_invoices') desc"
             )
             submitting = self._created() > 0
-            for dag_id, task_id, pid in rows:
-                owner = self._owner(int(pid), "worker-", strict=False)
+            for dag_id, task_id, pid, host in rows:
+                owner = host if str(host).startswith("worker-") and host in a.procs else ""
+                if not owner and pid:
+                    owner = self._owner(int(pid), "worker-", strict=False)
                 nightly = dag_id == "vlm_nightly_invoices" and task_id == "extract"
                 if owner and (submitting or not nightly):
                     return owner, f"{dag_id}.{task_id}"

@@ -13,6 +13,8 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from airflow_provider_vlm.devserver import process as devserver
 from soak.services import Postgres, start_redis, start_s3, wait_until
 from tests.cluster import LocalAirflow, free_port
 
+ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "sk-soak-not-a-real-key"
 BUCKET = "soak-invoices"
 S3_CONN = "aws_default"
@@ -57,8 +60,16 @@ class SoakAirflow(LocalAirflow):
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return self.pg.query(sql.replace("?", "%s"), *params)
 
-    def pid(self, name: str) -> int:
-        return self.procs[name].pid
+    def start(self, name: str, *args: str) -> None:
+        """As ``LocalAirflow.start``, with the process's name as its Airflow hostname."""
+        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "airflow", *args],
+            env={**self.env, "SOAK_PROCESS": name},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 class Deployment(contextlib.ExitStack):
@@ -94,8 +105,15 @@ class Deployment(contextlib.ExitStack):
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "5",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
             "AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT": "64",
+            # A deployment retries tasks (examples without default_args get these): a killed
+            # worker's task is retried, not failed for good.
+            "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "3",
+            "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "20",
+            # Two triggerers (and two workers) on one host: each reports its own name as hostname.
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "soak.hostname.process_name",
             **(extra_env or {}),
         }
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         if self.s.executor == "CeleryExecutor":
             redis, port = start_redis(self.logs)
             self.callback(redis.stop)
@@ -111,7 +129,7 @@ class Deployment(contextlib.ExitStack):
             env.update({"AWS_ACCESS_KEY_ID": "soak", "AWS_SECRET_ACCESS_KEY": "soak"})
         self.start_devserver()
         self.callback(self.stop_devserver)
-        self._say("Dev server", self.base_url, self.devserver_state)
+        print(f"  {'Dev server':<24} {self.base_url:<32} state: {self.devserver_state}", flush=True)
 
         home = self.s.workdir / "airflow"
         home.mkdir(parents=True, exist_ok=True)

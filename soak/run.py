@@ -97,8 +97,11 @@ def run(settings: Settings, work: Workload, docs_page: Path | None = None) -> di
             conf = json.dumps({"source": store.uri("sense")})
             a.cli("dags", "trigger", SENSE, "-r", "soak-sense", "-c", conf)
 
+        # Strike the triggerers once most waits are deferred (one trigger per mapped task or
+        # sensor, one for the whole batch).
+        waits = 1 + work.mapped_docs + work.sense_docs
         chaos = Chaos(d, seed=settings.seed, started=started, outage_s=work.outage_s,
-                      restart_killed=work.restart_killed)  # fmt: skip
+                      restart_killed=work.restart_killed, min_triggers=max(1, waits // 2))  # fmt: skip
         failures: list[str] = []
 
         def strike() -> None:

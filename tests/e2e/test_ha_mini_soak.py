@@ -9,6 +9,7 @@ they wait; the other must take them over, and nothing may be lost or submitted t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ def test_mini_soak_survives_a_triggerer_kill(tmp_path: Path) -> None:
         docs=200, mapped_docs=8, sense_docs=0, plan=["triggerer_kill"], restart_killed=False, timeout_s=700
     )
     report = run(settings, work)
+    print(json.dumps({k: v for k, v in report.items() if k != "settings"}, indent=1))
 
     assert report["lost"] == 0, report["lost_inputs"]
     assert report["duplicates"] == 0, report["duplicates_detail"]
