@@ -137,7 +137,17 @@ class Chaos:
         return Fault("devserver_restart", at)
 
     def outage(self) -> Fault:
-        """Every API call answers 503 for ``outage_s`` seconds; returns when the API is back."""
+        """Every API call answers 503 for ``outage_s`` seconds, during the waits; returns when it ends."""
+        # During the waits: once the nightly batch has submitted everything and deferred.
+        wait_for(
+            "the nightly batch to wait in the triggerer",
+            lambda: self.d.airflow.query(
+                "select 1 from task_instance where dag_id='vlm_nightly_invoices' and task_id='extract'"
+                " and state='deferred'"
+            ),
+            3600,
+            1.0,
+        )
         at = self._now()
         self.d.set_faults(rules=[{"path": "*", "status": 503, "seconds": self.outage_s}])
         time.sleep(self.outage_s)

@@ -119,7 +119,7 @@ class Deployment(contextlib.ExitStack):
             self.callback(redis.stop)
             self._say("Redis", f"127.0.0.1:{port}", redis.log)
             env["AIRFLOW__CELERY__BROKER_URL"] = f"redis://127.0.0.1:{port}/0"
-            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + pg.url.replace("+psycopg2", "")
+            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + pg.url
             env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(max(2, self.s.parallelism // self.s.workers))
         if self.s.storage == "s3":
             s3, endpoint = start_s3(self.logs)
@@ -182,7 +182,13 @@ class Deployment(contextlib.ExitStack):
         for name in a.procs:
             if name.startswith("worker-"):
                 log = a.home / f"{name}.log"
-                wait_until(f"Celery {name}", lambda log=log: b" ready." in log.read_bytes(), timeout, log)  # type: ignore[misc]
+
+                def ready(name: str = name, log: Path = log) -> bool:
+                    if a.procs[name].poll() is not None:
+                        raise SystemExit(f"{name} exited at start; see {log}")
+                    return b" ready." in log.read_bytes()
+
+                wait_until(f"Celery {name}", ready, timeout, log)
         for name in sorted(a.procs):
             self._say(f"Airflow {name}", f"pid {a.procs[name].pid}", a.home / f"{name}.log")
 

@@ -2,8 +2,9 @@
 
 ``duplicates`` counts predictions the server created beyond one per Idempotency-Key (from
 ``/v1/_dev/stats``, summed over the dev server's restarts) plus predictions beyond one per
-identical request (same file, domain, config: from the dev server's state file), so a retry that
-resubmitted under a new key counts too. ``lost`` counts inputs without a result line.
+identical request (same file, domain, config: from the dev server's state file) that did not
+fail, so a retry that resubmitted a live prediction under a new key counts too. ``lost`` counts
+inputs without a result line.
 """
 
 from __future__ import annotations
@@ -27,15 +28,21 @@ def submissions(stats_snapshots: Iterable[dict[str, Any]]) -> Counter[str]:
     return total
 
 
-def state_counts(state: Path) -> tuple[int, int]:
-    """(predictions stored, predictions beyond one per identical request) in the dev server's state."""
+def state_counts(state: Path) -> tuple[int, int, int]:
+    """From the dev server's state: (predictions stored, duplicates, failed ones submitted again).
+
+    A duplicate is a second prediction that did not fail for an identical request (same file,
+    domain, config) under a new key. A prediction that failed (a broken input) is submitted
+    again by a retry on purpose: counted apart, not as a duplicate.
+    """
     with sqlite3.connect(state) as db:
         (stored,) = db.execute("select count(*) from predictions").fetchone()
-        (extra,) = db.execute(
-            "select coalesce(sum(n - 1), 0) from (select count(*) n from predictions"
+        extra, again = db.execute(
+            "select coalesce(sum(max(ok - 1, 0)), 0), coalesce(sum(n - max(ok, 1)), 0) from"
+            " (select count(*) n, sum(message is null) ok from predictions"
             " where idempotency_key != '' group by fingerprint)"
         ).fetchone()
-    return int(stored), int(extra)
+    return int(stored), int(extra), int(again)
 
 
 def build(
@@ -53,7 +60,7 @@ def build(
     settings: dict[str, Any],
 ) -> dict[str, Any]:
     per_key = submissions(stats_snapshots)
-    stored, same_request = state_counts(state)
+    stored, same_request, failed_again = state_counts(state)
     by_key = sum(n - 1 for n in per_key.values() if n > 1 and per_key)
     injected: Counter[str] = Counter()
     for snap in stats_snapshots:
@@ -71,7 +78,11 @@ def build(
         "ideal_s": round(ideal_s, 1),
         "runs": runs,
         "task_tries": task_tries,
-        "duplicates_detail": {"same_idempotency_key": by_key, "same_request_new_key": same_request},
+        "duplicates_detail": {
+            "same_idempotency_key": by_key,
+            "same_request_new_key": same_request,
+            "failed_prediction_submitted_again": failed_again,
+        },
         "lost_inputs": lost_inputs[:50],
         "api_faults_injected": dict(injected),
         "settings": settings,

@@ -28,7 +28,7 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float, log: Path |
     """Poll ``check`` until it is true; the tail of ``log`` goes into the timeout error."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # not up yet (SystemExit: it never will be)
             if check():
                 return
         time.sleep(0.2)
