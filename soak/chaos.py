@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from soak.deploy import Deployment, wait_for
+from soak.deploy import Deployment
 
 KINDS = ("worker_kill", "triggerer_kill", "scheduler_restart", "devserver_restart", "outage")
 
@@ -53,11 +54,13 @@ class Chaos:
         self.min_triggers = min_triggers
         self.say = say
         self.faults: list[Fault] = []
+        # Set when the runs have finished: a fault still waiting for its moment gives up.
+        self.stop = threading.Event()
 
     def run(self, plan: list[str], pause: tuple[float, float] = (5.0, 20.0)) -> list[Fault]:
         for n, kind in enumerate(plan):
-            if n:
-                time.sleep(self.rng.uniform(*pause))
+            if n and self.stop.wait(self.rng.uniform(*pause)):
+                break
             fault = getattr(self, kind)()
             self.faults.append(fault)
             self.say(f"  chaos: {fault.kind} at {fault.at:.0f}s {fault.detail}")
@@ -81,14 +84,14 @@ class Chaos:
                 return None
             return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
-        job_id, held = wait_for("a triggerer to hold triggers", busiest, 900, 0.5)
+        job_id, held = self.wait_for("a triggerer to hold triggers", busiest, 900, 0.5)
         # Each process reports its own name as hostname (soak.hostname).
         name = str(a.query("select hostname from job where id=?", job_id)[0][0])
         if name not in a.procs:
             raise LookupError(f"triggerer job {job_id} runs on {name!r}, none of {sorted(a.procs)}")
         at = self._now()
         a.kill(name, signal.SIGKILL)
-        moved = wait_for(
+        moved = self.wait_for(
             "the surviving triggerer to take the triggers over",
             lambda: not a.query("select 1 from trigger where triggerer_id=?", job_id),
             300,
@@ -118,7 +121,7 @@ class Chaos:
                     return owner, f"{dag_id}.{task_id}"
             return None
 
-        name, task = wait_for("a task running on a Celery worker", target, 900, 0.2)
+        name, task = self.wait_for("a task running on a Celery worker", target, 900, 0.2)
         created = self._created()
         at = self._now()
         a.kill(name, signal.SIGKILL)
@@ -139,7 +142,7 @@ class Chaos:
     def outage(self) -> Fault:
         """Every API call answers 503 for ``outage_s`` seconds, during the waits; returns when it ends."""
         # During the waits: once the nightly batch has submitted everything and deferred.
-        wait_for(
+        self.wait_for(
             "the nightly batch to wait in the triggerer",
             lambda: self.d.airflow.query(
                 "select 1 from task_instance where dag_id='vlm_nightly_invoices' and task_id='extract'"
@@ -150,10 +153,23 @@ class Chaos:
         )
         at = self._now()
         self.d.set_faults(rules=[{"path": "*", "status": 503, "seconds": self.outage_s}])
-        time.sleep(self.outage_s)
+        self.stop.wait(self.outage_s)
         return Fault("outage", at, {"seconds": self.outage_s})
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def wait_for(self, what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
+        """Poll ``check`` until it returns something truthy; give up when the runs have finished."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not self.stop.is_set():
+            try:
+                value = check()
+            except Exception:
+                value = None
+            if value:
+                return value
+            self.stop.wait(interval)
+        raise TimeoutError(f"gave up waiting for {what}")
 
     def _created(self) -> int:
         try:

@@ -97,6 +97,7 @@ class Deployment(contextlib.ExitStack):
         self.callback(pg.stop)
         pg.start()
         self._say("PostgreSQL", f"127.0.0.1:{pg.port}", pg.log)
+        print(f"  {'':<24} {'':<32} (copied to {pg.saved_log} at the end)", flush=True)
         env: dict[str, str] = {
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url,
             "AIRFLOW__CORE__EXECUTOR": self.s.executor,

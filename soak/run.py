@@ -119,7 +119,8 @@ def run(settings: Settings, work: Workload, docs_page: Path | None = None) -> di
 
         wait_for("every run to finish", finished, work.timeout_s, 2.0)
         wall = time.monotonic() - started
-        striker.join(timeout=work.outage_s + 600)
+        chaos.stop.set()
+        striker.join(timeout=120)
         for failure in failures:
             print(f"  chaos could not strike:\n{failure}", flush=True)
 
