@@ -116,6 +116,8 @@ def table(report: dict[str, Any]) -> str:
          f" + the outage)"),
         ("deployment", f"{s['executor']}, {s['workers']} workers, {s['triggerers']} triggerers, "
          f"PostgreSQL, {s['storage']}, seed {s['seed']}"),
+        ("random API faults", f"{s['error_rate']:.0%} 5xx, {s['rate_limit_rate']:.0%} 429, "
+         f"{s['drop_rate']:.0%} dropped"),
     ]  # fmt: skip
     lines = ["| field | value |", "|---|---|", *(f"| `{k}` | {v} |" for k, v in rows)]
     return "\n".join(lines)
