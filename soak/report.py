@@ -112,8 +112,8 @@ def table(report: dict[str, Any]) -> str:
         ("runs_succeeded", f"{report['runs_succeeded']} of {len(report['runs'])}"),
         ("task_tries", report["task_tries"]),
         ("faults", faults),
-        ("wall_s", f"{report['wall_s']} (ideal {report['ideal_s']}: {s['processing_time']} s per prediction"
-         f" + the outage)"),
+        ("wall_s", f"{report['wall_s']} (ideal {report['ideal_s']}: one prediction's {s['processing_time']} s;"
+         " the outage falls inside it)"),
         ("deployment", f"{s['executor']}, {s['workers']} workers, {s['triggerers']} triggerers, "
          f"PostgreSQL, {s['storage']}, seed {s['seed']}"),
         ("random API faults", f"{s['error_rate']:.0%} 5xx, {s['rate_limit_rate']:.0%} 429, "
