@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,6 @@ class Settings:
     rate_limit_rate: float = 0.10
     drop_rate: float = 0.05
     parallelism: int = 8
-    dags: list[str] = field(default_factory=lambda: ["vlm_nightly_invoices"])
 
 
 class SoakAirflow(LocalAirflow):
@@ -258,7 +257,3 @@ def wait_for(what: str, check: Any, timeout: float, interval: float = 1.0) -> An
                 return value
         time.sleep(interval)
     raise TimeoutError(f"timed out waiting for {what}")
-
-
-def env_for_tests() -> dict[str, str]:
-    return dict(os.environ)
