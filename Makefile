@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest docs bench clean
+.PHONY: demo test lint typecheck pytest docs bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,docs,bench]"
+	$(BIN)/pip install --quiet -e ".[dev,docs,bench,ha]"
 	touch $(STAMP)
 
 ## The main job: the nightly invoice DAG against the bundled dev server (no account, no network).
@@ -20,8 +20,8 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_vlm example_dags tests bench
-	$(BIN)/ruff format --check airflow_provider_vlm example_dags tests bench
+	$(BIN)/ruff check airflow_provider_vlm example_dags tests bench soak
+	$(BIN)/ruff format --check airflow_provider_vlm example_dags tests bench soak
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -35,5 +35,13 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## The nightly job on a distributed Airflow under chaos (PostgreSQL, Redis, Celery, two triggerers,
+## an S3 bucket on loopback); SOAK_DOCS=N sets the size (default 2000). Writes soak-report.json.
+soak: $(STAMP)
+	@if [ "$$(id -u)" = 0 ] && ! { command -v redis-server && ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server; fi
+	$(BIN)/pip install --quiet -e ".[dev,docs,bench,soak]"
+	$(BIN)/python -m soak --docs $${SOAK_DOCS:-2000}
+
 clean:
-	rm -rf $(VENV) .venv-sdk site .demo
+	rm -rf $(VENV) .venv-sdk site .demo .soak soak-report.json

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from airflow_provider_vlm.devserver import process as devserver
@@ -40,13 +40,23 @@ def _airflow(env: dict[str, str], log: Path, *args: str) -> None:
         )
 
 
+def run_logical_date(night: date) -> str:
+    """The scheduled run that processes ``night``: the one at 02:00 UTC of the next day."""
+    return f"{(night + timedelta(days=1)).isoformat()}T02:00:00+00:00"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vlm_demo", description=__doc__)
     parser.add_argument(
         "--workdir", type=Path, default=Path(".demo"), help="where everything goes (default .demo)"
     )
     parser.add_argument("--count", type=int, default=12, help="sample invoices to generate (default 12)")
-    parser.add_argument("--day", type=date.fromisoformat, default=datetime.now(timezone.utc).date())
+    parser.add_argument(
+        "--day",
+        type=date.fromisoformat,
+        default=datetime.now(timezone.utc).date() - timedelta(days=1),
+        help="the night whose invoices are processed (default yesterday, as the 02:00 run does)",
+    )
     parser.add_argument(
         "--processing-time", type=float, default=3.0, help="dev server seconds per prediction"
     )
@@ -86,8 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         print("Preparing the Airflow metadata DB (SQLite)…")
         _airflow(env, log, "db", "migrate")
-        logical = f"{args.day.isoformat()}T02:00:00+00:00"
-        print(f"Running {DAG_ID} for {args.day} (airflow dags test; log: {log})…")
+        logical = run_logical_date(args.day)
+        print(
+            f"Running {DAG_ID} for the night of {args.day}, run of {logical} (airflow dags test; log: {log})…"
+        )
         _airflow(env, log, "dags", "test", DAG_ID, logical)
 
     day_out = output / args.day.isoformat()

@@ -29,5 +29,5 @@ def test_example_dags_load_cleanly() -> None:
     assert ours == [], [str(w.message) for w in ours]
     nightly = bag.dags["vlm_nightly_invoices"]
     assert nightly.catchup is False
-    assert nightly.schedule == "0 2 * * *"
+    assert nightly.timetable.summary == "0 2 * * *"
     assert bag.dags["vlm_mapped_documents"].get_task("extract").pool == "vlm_api"
