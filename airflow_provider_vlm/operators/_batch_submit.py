@@ -4,8 +4,12 @@ Per wave: load (hash) the inputs, decide per input with ``durable.check_recorded
 prediction whose status cannot be read now is re-attached, not looked up until it answers),
 upload what must be submitted, write the intents, then create the predictions and write their
 ids. An input the server refuses (the error table's ``input_problem``) is reported and the batch
-goes on; a submit whose answer was lost is sent once more with the same ``Idempotency-Key``; any
-other error stops the batch after what was created is recorded.
+goes on. An input that meets a transient error (an upload or create past the client's own
+retries, a submit whose answer was lost) does not stop the others: after the last wave, such
+inputs get a few more rounds with backoff (a lost answer is resent with the same
+``Idempotency-Key``), and only what is still unsettled then fails the try, whose retry picks them
+up from the record. Any other error (a rejected key...) stops the batch once what was created is
+recorded.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ T = TypeVar("T")
 
 #: Seconds between progress lines.
 PROGRESS_EVERY = 5.0
+#: Extra rounds for inputs that met a transient error, and the first pause between them (doubling).
+SETTLE_ROUNDS = 4
+SETTLE_BACKOFF = 2.0
 
 
 def batched(items: Sequence[T], size: int) -> Iterator[list[T]]:
@@ -77,7 +84,8 @@ class BatchSubmitter:
     log: Any
     waiting: list[str] = field(default_factory=list)
     invalid: dict[str, str] = field(default_factory=dict)
-    ambiguous: list[Planned] = field(default_factory=list)
+    #: Inputs that met a transient error this try, with the last error: settled after the waves.
+    unsettled: list[tuple[Planned, VlmError]] = field(default_factory=list)
     counts: dict[str, int] = field(
         default_factory=lambda: {"kept": 0, "attached": 0, "submitted": 0, "resubmitted": 0}
     )
@@ -98,8 +106,8 @@ class BatchSubmitter:
                         ", ".join(f"{k} {v:,}" for k, v in self.counts.items()),
                         f"{len(self.invalid):,}",
                     )
-            if self.ambiguous:
-                self._settle_ambiguous(pool)
+            if self.unsettled:
+                self._settle(pool)
         self.state.save_invalid(self.invalid)
         return self.waiting
 
@@ -114,8 +122,11 @@ class BatchSubmitter:
                 self.counts["attached"] += 1
                 assert plan.prediction_id is not None
                 self.waiting.append(plan.prediction_id)
-        to_submit = [p for p in plans if p.step in (Step.SUBMIT, Step.RESUBMIT)]
-        prepared = self._prepare(to_submit, pool)
+        self._submit([p for p in plans if p.step in (Step.SUBMIT, Step.RESUBMIT)], pool)
+
+    def _submit(self, plans: list[Planned], pool: ThreadPoolExecutor) -> None:
+        """Upload, write the intents, create, record; a fatal error stops the batch here."""
+        prepared = self._prepare(plans, pool)
         for plan in prepared:  # the intents are durable before anything billed is sent
             self.state.put(plan.label, InputState(intent(plan.fingerprint, self.clear, plan.generation)))
         self.state.flush()
@@ -181,7 +192,8 @@ class BatchSubmitter:
         return plan, (seen[0] if seen else None)
 
     def _prepare(self, plans: list[Planned], pool: ThreadPoolExecutor) -> list[Planned]:
-        """Upload what must be submitted; refused inputs are reported, other errors stop the batch."""
+        """Upload what must be submitted: refused inputs are reported, transient failures settled
+        later, any other error stops the batch."""
 
         def prepare(plan: Planned) -> dict[str, Any] | VlmError:
             try:
@@ -191,15 +203,18 @@ class BatchSubmitter:
 
         ready: list[Planned] = []
         error: VlmError | None = None
-        for plan, result in zip(plans, pool.map(prepare, plans), strict=True):
+        todo = [p for p in plans if p.source is None]  # a settle round keeps what was uploaded
+        for plan, result in zip(todo, pool.map(prepare, todo), strict=True):
             if isinstance(result, VlmError):
                 if result.input_problem:
                     self.invalid[plan.label] = short(f"not submitted: {result}")
+                elif result.transient:
+                    self.unsettled.append((plan, result))
                 elif error is None:
                     error = result
             else:
                 plan.source = result
-                ready.append(plan)
+        ready = [p for p in plans if p.source is not None]
         if error is not None:
             self.state.save_invalid(self.invalid)
             raise error
@@ -213,8 +228,8 @@ class BatchSubmitter:
         try:
             return self.submission.create(self.client, plan.source, batch=True, idempotency_key=key)
         except VlmError as exc:
-            if not isinstance(exc, OutcomeUnknownError) and not exc.input_problem:
-                self._stop.set()  # a rate limit past the client's retries, a rejected key...: stop
+            if not exc.transient and not exc.input_problem:
+                self._stop.set()  # a rejected key, a conflict...: stop
             return exc
 
     def _record(self, plans: list[Planned], results: list[Prediction | VlmError]) -> VlmError | None:
@@ -227,34 +242,50 @@ class BatchSubmitter:
                 self.counts["resubmitted" if plan.step is Step.RESUBMIT else "submitted"] += 1
                 if not result.status.is_terminal:
                     self.waiting.append(result.id)
-            elif isinstance(result, OutcomeUnknownError):
-                self.ambiguous.append(plan)
+            elif isinstance(result, _NotSent):
+                continue
+            elif result.transient:  # a lost answer is resent with the same key; others as they were
+                if isinstance(result, OutcomeUnknownError):
+                    plan.step = Step.RESUBMIT
+                self.unsettled.append((plan, result))
             elif result.input_problem:
                 self.invalid[plan.label] = short(f"not submitted: {result}")
-            elif error is None and not isinstance(result, _NotSent):
+            elif error is None:
                 error = result
         return error
 
-    def _settle_ambiguous(self, pool: ThreadPoolExecutor) -> None:
-        """Submits whose answer was lost: once more with the same key, as a retry would."""
+    def _settle(self, pool: ThreadPoolExecutor) -> None:
+        """More rounds, with backoff, for inputs that met a transient error; what is left fails the try."""
+        lost = sum(isinstance(e, OutcomeUnknownError) for _, e in self.unsettled)
         self.log.warning(
-            "%d submit(s) lost their answer; resubmitting them with the same Idempotency-Key "
-            "(a server that does not honour it may bill duplicates)",
-            len(self.ambiguous),
+            "%d input(s) met transient errors (%d submit(s) lost their answer: resent with the same "
+            "Idempotency-Key; a server that does not honour it may bill duplicates); trying them again",
+            len(self.unsettled),
+            lost,
         )
-        plans, self.ambiguous = self.ambiguous, []
-        for plan in plans:
-            plan.step = Step.RESUBMIT
-        results = list(pool.map(self._create, plans))
-        error = self._record(plans, results)
-        self.state.flush()
-        if error is None and self.ambiguous:
-            first = next(r for r in results if isinstance(r, OutcomeUnknownError))
-            error = OutcomeUnknownError(
-                f"{len(self.ambiguous)} submit(s) lost their answer twice; a retry resubmits them with "
-                f"the same Idempotency-Key. First: {self.ambiguous[0].label}: {first.message}",
-                cause=first.cause,
+        delay = SETTLE_BACKOFF
+        for _ in range(SETTLE_ROUNDS):
+            if not self.unsettled:
+                return
+            retry_after = max(
+                (getattr(e, "retry_after", None) or 0.0 for _, e in self.unsettled), default=0.0
             )
-        if error is not None:
+            time.sleep(max(delay, retry_after))
+            delay *= 2
+            plans = [plan for plan, _ in self.unsettled]
+            self.unsettled = []
+            self._submit(plans, pool)
+        if self.unsettled:
+            plan, first = self.unsettled[0]
             self.state.save_invalid(self.invalid)
-            raise error
+            raise BatchSubmitIncomplete(
+                f"{len(self.unsettled)} input(s) still met transient errors after {SETTLE_ROUNDS} more "
+                f"rounds; the task's retry submits them (lost answers with the same Idempotency-Key). "
+                f"First: {plan.label}: {first}"
+            )
+
+
+class BatchSubmitIncomplete(VlmError):
+    """Some inputs could not be submitted this try for transient reasons: a task retry finishes them."""
+
+    transient = True

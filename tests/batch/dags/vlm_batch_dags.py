@@ -145,3 +145,17 @@ with _dag("vlm_batch_flaky_retry"):
         **FAST,
         **RETRYING,
     )
+
+with _dag("vlm_batch_chaos"):
+    # Faults on every call (tests/batch/test_batch_dags.py); retries only as a backstop.
+    GenerateBatchOperator(
+        task_id="extract",
+        domain=GENERIC,
+        source=SOURCE,
+        pattern="*.txt",
+        output_path=OUTPUT,
+        deferrable=True,
+        max_active_submissions=4,
+        **FAST,
+        **RETRYING,
+    )
