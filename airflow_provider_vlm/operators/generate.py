@@ -17,9 +17,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, conf
 from pydantic import BaseModel
 
+from airflow_provider_vlm import metrics
 from airflow_provider_vlm._summary import log_finished_wait
-from airflow_provider_vlm.client import GenerationConfig, Prediction, RequestMetadata, VlmClient
-from airflow_provider_vlm.durable import submit_once
+from airflow_provider_vlm.client import (
+    GenerationConfig,
+    Prediction,
+    PredictionFailedError,
+    RequestMetadata,
+    ResponseValidationError,
+    VlmClient,
+)
+from airflow_provider_vlm.durable import Step, submit_once
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.operators._common import DEFER_GRACE, PredictionRequestMixin
@@ -36,6 +44,7 @@ from airflow_provider_vlm.sensors._completion import (
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 
@@ -135,12 +144,52 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         self.images = images
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
+        #: The prediction this try submitted or finished, for OpenLineage (not serialized).
+        self._lineage_prediction_id: str | None = None
+        self._lineage_credits: float | None = None
+
+    @property
+    def metric_tags(self) -> dict[str, str]:
+        return metrics.tags_for(self.domain, self.media, type(self).__name__)
 
     def _result(self, client: VlmClient, prediction: Prediction) -> dict[str, Any]:
         """The record of a terminal prediction, its response judged as the batch judges one."""
-        record = outcome(client, prediction, ResponseCheck(), self.domain)  # failed → typed error
-        self.response_validator()(client, prediction)
+        self._lineage_prediction_id = prediction.id
+        self._lineage_credits = prediction.usage.credits_used
+        try:
+            record = outcome(client, prediction, ResponseCheck(), self.domain)  # failed → typed error
+            self.response_validator()(client, prediction)
+        except (PredictionFailedError, ResponseValidationError):
+            metrics.finished(self.metric_tags, [prediction], failed_ids=[prediction.id])
+            raise
+        metrics.finished(self.metric_tags, [prediction])
         return record
+
+    def lineage_inputs(self) -> list[Any]:
+        """The input as OpenLineage datasets (rendered ``file``, ``url``, ``images`` or ``file_id``)."""
+        from airflow_provider_vlm.lineage import dataset, file_id_dataset
+
+        if self.file_id is not None:
+            return [file_id_dataset(self.hook.get_connection(self.vlm_conn_id).host, self.file_id)]
+        if self.url is not None:
+            return [dataset(self.url)]
+        if self.images is not None:
+            images = [self.images] if isinstance(self.images, str) else list(self.images)
+            return [dataset(i) for i in images if not str(i).startswith("data:")]
+        return [] if self.file is None else [dataset(self.file)]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Called by the OpenLineage provider after a successful try: input, model and cost."""
+        from airflow_provider_vlm.lineage import operator_lineage
+
+        return operator_lineage(
+            inputs=self.lineage_inputs(),
+            domain=self.domain,
+            model=self.model,
+            media=self.media,
+            prediction_ids=[self._lineage_prediction_id] if self._lineage_prediction_id else [],
+            credits_used=self._lineage_credits,
+        )
 
     # --- one try -----------------------------------------------------------------------------
 
@@ -167,6 +216,11 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
             log=self.log,
         )
         context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=submitted.prediction_id)
+        if submitted.decision.step in (Step.RETURN, Step.ATTACH):
+            metrics.reattached(self.metric_tags)
+        else:
+            metrics.submitted(self.metric_tags)
+        self._lineage_prediction_id = submitted.prediction_id
 
         prediction = submitted.prediction
         if prediction is not None and prediction.status.is_terminal:
