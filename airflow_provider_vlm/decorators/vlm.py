@@ -24,7 +24,6 @@ from airflow_provider_vlm.operators._inputs import INPUT_NAMES
 from airflow_provider_vlm.operators.generate import GenerateOperator
 
 if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 #: XCom key of the input the function returned: a resumed try (which does not run the function
@@ -107,13 +106,16 @@ class _VlmDecoratedOperator(DecoratedOperator, GenerateOperator):
         for name, value in arguments.items():
             setattr(self, name, value)
 
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        if self.file is SET_DURING_EXECUTION:  # resumed after a deferral: the function did not run here
-            shown = task_instance.xcom_pull(
-                task_ids=self.task_id, key=INPUT_XCOM_KEY, map_indexes=task_instance.map_index
-            )
-            self._set_input(shown or {})
-        return super().get_openlineage_facets_on_complete(task_instance)
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after the trigger: the function does not run again; its input is read back.
+
+        Read here, in the task's own process, so that OpenLineage (which may call the operator
+        from a forked process) finds it on the operator.
+        """
+        ti = context["ti"]
+        shown = ti.xcom_pull(task_ids=ti.task_id, key=INPUT_XCOM_KEY, map_indexes=ti.map_index)
+        self._set_input(shown if isinstance(shown, Mapping) else {})
+        return super().execute_complete(context, event)
 
 
 def _shown(arguments: Mapping[str, Any]) -> dict[str, Any]:
