@@ -9,7 +9,7 @@ provider calls: the provider works without ``apache-airflow-providers-openlineag
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,6 +64,20 @@ def file_id_dataset(base_url: str | None, file_id: str) -> Dataset:
     return Dataset(
         namespace=f"{parts.scheme}://{parts.netloc}", name=f"{parts.path.rstrip('/')}/files/{file_id}"
     )
+
+
+def input_datasets(
+    *, file: Any, file_id: str | None, url: str | None, images: Any, base_url: Callable[[], str | None]
+) -> list[Dataset]:
+    """The one input of a single-prediction operator as datasets (inline image data left out)."""
+    if file_id is not None:
+        return [file_id_dataset(base_url(), file_id)]
+    if url is not None:
+        return [dataset(url)]
+    if images is not None:
+        items = [images] if isinstance(images, str) else list(images)
+        return [dataset(i) for i in items if not str(i).startswith("data:")]
+    return [] if file is None else [dataset(file)]
 
 
 def operator_lineage(

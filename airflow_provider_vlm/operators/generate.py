@@ -165,25 +165,18 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         metrics.finished(self.metric_tags, [prediction])
         return record
 
-    def lineage_inputs(self) -> list[Any]:
-        """The input as OpenLineage datasets (rendered ``file``, ``url``, ``images`` or ``file_id``)."""
-        from airflow_provider_vlm.lineage import dataset, file_id_dataset
-
-        if self.file_id is not None:
-            return [file_id_dataset(self.hook.get_connection(self.vlm_conn_id).host, self.file_id)]
-        if self.url is not None:
-            return [dataset(self.url)]
-        if self.images is not None:
-            images = [self.images] if isinstance(self.images, str) else list(self.images)
-            return [dataset(i) for i in images if not str(i).startswith("data:")]
-        return [] if self.file is None else [dataset(self.file)]
-
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Called by the OpenLineage provider after a successful try: input, model and cost."""
-        from airflow_provider_vlm.lineage import operator_lineage
+        from airflow_provider_vlm.lineage import input_datasets, operator_lineage
 
         return operator_lineage(
-            inputs=self.lineage_inputs(),
+            inputs=input_datasets(
+                file=self.file,
+                file_id=self.file_id,
+                url=self.url,
+                images=self.images,
+                base_url=lambda: self.hook.get_connection(self.vlm_conn_id).host,
+            ),
             domain=self.domain,
             model=self.model,
             media=self.media,
