@@ -18,6 +18,7 @@ from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_d
 from airflow.sdk.definitions._internal.types import SET_DURING_EXECUTION
 from airflow.sdk.definitions.context import context_merge
 
+from airflow_provider_vlm import metrics
 from airflow_provider_vlm.client import VlmInputError
 from airflow_provider_vlm.client._inputs import is_http_url
 from airflow_provider_vlm.operators._inputs import INPUT_NAMES
@@ -92,6 +93,10 @@ class _VlmDecoratedOperator(DecoratedOperator, GenerateOperator):
             file=SET_DURING_EXECUTION,
             **kwargs,
         )
+
+    @property
+    def metric_tags(self) -> dict[str, str]:
+        return metrics.tags_for(self.domain, self.media, "task.vlm")
 
     def execute(self, context: Context) -> Any:
         context_merge(context, self.op_kwargs)
