@@ -71,6 +71,8 @@ class _VlmDecoratedOperator(DecoratedOperator, GenerateOperator):
         **GenerateOperator.template_fields_renderers,
     }
     custom_operator_name: str = "@task.vlm"
+    #: Rendered fields are stored again after the try, so the UI shows the input the function returned.
+    overwrite_rtif_after_execution: bool = True
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vlm_dag_support import MAPPED, RunDag
+from vlm_dag_support import INVOICE, MAPPED, RunDag
 
 from airflow_provider_vlm import metrics
 
@@ -149,3 +149,6 @@ def test_large_markdown_result_through_object_storage_xcom(run_dag: RunDag, tmp_
     assert record["status"] == "completed" and record["domain"] == "document.markdown"
     assert record["response"]["pages"]
     assert result.xcom("pages") == len(record["response"]["pages"])
+    # the task's rendered fields show the input the function returned, not a placeholder
+    (rendered,) = [r["fields"] for r in result.rendered if r["task_id"] == "markdown"]
+    assert rendered["file"] == str(INVOICE), rendered
