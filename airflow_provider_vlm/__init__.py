@@ -53,6 +53,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_vlm.triggers.prediction"]}
         ],
+        "task-decorators": [{"name": "vlm", "class-name": "airflow_provider_vlm.decorators.vlm.vlm_task"}],
         "extra-links": ["airflow_provider_vlm.links.VlmPredictionLink"],
         "connection-types": [
             {

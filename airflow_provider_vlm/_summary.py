@@ -12,6 +12,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_vlm.client import Prediction
+from airflow_provider_vlm.client._durations import duration_text
+
+__all__ = ["credits_text", "duration_text", "finished_wait_line", "log_finished_wait", "wait_started_at"]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -23,18 +26,6 @@ def _seconds_between(start: datetime | None, end: datetime | None) -> float | No
     if start is None or end is None:
         return None
     return max(0.0, (_aware(end) - _aware(start)).total_seconds())
-
-
-def duration_text(seconds: float) -> str:
-    """``42 s``, ``3 min 5 s``, ``2 h 4 min``: whole units, the two largest that matter."""
-    whole = round(seconds)
-    if whole < 90:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 90:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def credits_text(credits: float | None) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from airflow_provider_vlm.client._core import Now, Operation, Parallel, ReadStatuses, Sleep
+from airflow_provider_vlm.client._durations import duration_text
 from airflow_provider_vlm.client._inputs import check_id
 from airflow_provider_vlm.client._ops import find_predictions, get_prediction
 from airflow_provider_vlm.client.errors import (
@@ -43,6 +44,8 @@ SWEEP_MIN_IDS = 50
 #: With no deadline, how long a server that answers nothing is tolerated (seconds).
 DEFAULT_UNREACHABLE_TIMEOUT = 3600.0
 SWEEP_PAGE_SIZE = 1000
+#: While nothing changes, a wait logs where it stands at most this often (seconds).
+QUIET_LOG_EVERY = 60.0
 #: Errors from the list route meaning "this server cannot sweep": read ids one by one from then on.
 _NO_SWEEP: tuple[type[VlmError], ...] = (InvalidRequestError, NotFoundError, ResponseFormatError)
 
@@ -119,15 +122,26 @@ class WaitOutcome:
 
 
 class _Progress:
-    """The statuses seen so far, and the log lines they call for (each change once)."""
+    """The statuses seen so far, and the log lines they call for.
 
-    def __init__(self, ids: tuple[str, ...], logger: Logger) -> None:
+    One id: each status change, and while nothing changes a line at most every
+    ``QUIET_LOG_EVERY`` seconds with the time waited and the time left to the deadline. Many ids:
+    ``n/N done (c completed, f failed)`` with the rate and an estimate of the time left, on a
+    change (at most every ``QUIET_LOG_EVERY`` seconds unless the count of finished ones moved)
+    and at least as often while nothing changes.
+    """
+
+    def __init__(self, ids: tuple[str, ...], logger: Logger, started: float, deadline: float | None) -> None:
         self.ids = ids
         self.log = logger
         self.latest: dict[str, Prediction] = {}
+        self.started = started
+        self.deadline = deadline
+        self.last_line = started
+        self.last_done = 0
 
-    def record(self, fresh: list[Prediction]) -> bool:
-        """Store fresh statuses; log changes (one id) or progress (many). True if anything moved."""
+    def record(self, fresh: list[Prediction], now: float) -> bool:
+        """Store fresh statuses and log what a reader should see. True if anything moved."""
         changed = False
         for prediction in fresh:
             before = self.latest.get(prediction.id)
@@ -142,17 +156,57 @@ class _Progress:
                         before.status.value if before else "submitted",
                         prediction.status.value,
                     )
+                    self.last_line = now
             self.latest[prediction.id] = prediction
-        if changed and len(self.ids) > 1:
+        if len(self.ids) > 1:
             counts = Counter(p.status for p in self.latest.values())
-            failed = counts[PredictionStatus.FAILED]
-            self.log.info(
-                "%s/%s complete, %s failed",
-                f"{counts[PredictionStatus.COMPLETED] + failed:,}",
-                f"{len(self.ids):,}",
-                f"{failed:,}",
-            )
+            done = counts[PredictionStatus.COMPLETED] + counts[PredictionStatus.FAILED]
+            if done != self.last_done or now - self.last_line >= QUIET_LOG_EVERY:
+                self._batch_line(
+                    done, counts[PredictionStatus.COMPLETED], counts[PredictionStatus.FAILED], now
+                )
+        elif now - self.last_line >= QUIET_LOG_EVERY:
+            self._quiet_line(now)
         return changed
+
+    def _left(self, now: float) -> str:
+        return (
+            "no deadline"
+            if self.deadline is None
+            else f"{duration_text(max(0.0, self.deadline - now))} to the deadline"
+        )
+
+    def _quiet_line(self, now: float) -> None:
+        pid = self.ids[0]
+        status = self.latest[pid].status.value if pid in self.latest else "not read yet"
+        self.log.info(
+            "prediction %s still %s after %s; %s",
+            pid,
+            status,
+            duration_text(now - self.started),
+            self._left(now),
+        )
+        self.last_line = now
+
+    def _batch_line(self, done: int, completed: int, failed: int, now: float) -> None:
+        total = len(self.ids)
+        elapsed = now - self.started
+        if done and elapsed > 0:
+            rate = done / elapsed
+            pace = f"{rate * 60:,.1f}/min, about {duration_text((total - done) / rate)} left"
+        else:
+            pace = "none finished yet"
+        self.log.info(
+            "%s/%s done (%s completed, %s failed); %s; %s",
+            f"{done:,}",
+            f"{total:,}",
+            f"{completed:,}",
+            f"{failed:,}",
+            pace,
+            self._left(now),
+        )
+        self.last_line = now
+        self.last_done = done
 
     def waiting(self) -> list[str]:
         return [pid for pid in self.ids if not (pid in self.latest and self.latest[pid].status.is_terminal)]
@@ -240,11 +294,11 @@ def wait_for(
         raise VlmInputError("a wait needs at least one prediction id")
     policy = policy or PollPolicy()
     logger = logger or log
-    progress = _Progress(ids, logger)
     waiting = list(ids)
     sweep = len(ids) >= SWEEP_MIN_IDS
     interval = policy.first
     last_read: float = yield Now()
+    progress = _Progress(ids, logger, last_read, deadline)
     while True:
         if coalesce:
             reads, sweep = yield ReadStatuses(tuple(waiting), sweep, concurrency)
@@ -256,7 +310,7 @@ def wait_for(
         stop = next((e for e in errors if not e.transient), None)
         if stop is not None:
             return progress.end(WaitStatus.ERROR, str(stop), stop)
-        changed = progress.record(fresh)
+        changed = progress.record(fresh, now)
         waiting = progress.waiting()
         if not waiting:
             return progress.finished()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_vlm import metrics
 from airflow_provider_vlm.client import (
     Prediction,
     PredictionStatus,
@@ -21,6 +22,7 @@ from airflow_provider_vlm.client import (
     VlmClient,
     VlmError,
 )
+from airflow_provider_vlm.client._durations import duration_text
 from airflow_provider_vlm.operators._batch_inputs import short
 from airflow_provider_vlm.operators._batch_output import COMPLETED, FAILED, INVALID, InputResult, ResultWriter
 from airflow_provider_vlm.operators._batch_state import BatchState
@@ -56,6 +58,10 @@ class Collector:
     validator: ResponseValidator
     max_concurrent_polls: int
     log: Any
+    #: Tags of the metrics emitted for the results collected.
+    metric_tags: dict[str, str] = field(default_factory=dict)
+    #: The ids of the predictions collected, in input order (filled by ``run``).
+    prediction_ids: list[str] = field(default_factory=list)
 
     def run(self, labels: list[str], writer: ResultWriter, wait_message: str) -> None:
         invalid = self.state.load_invalid()
@@ -82,6 +88,8 @@ class Collector:
             return found
 
         unfinished = 0
+        finished: list[Prediction] = []
+        judged_failed: list[str] = []
         started = last_log = time.monotonic()
         with ThreadPoolExecutor(self.max_concurrent_polls, thread_name_prefix="vlm-fetch") as pool:
             for done, (label, prediction) in enumerate(zip(labels, pool.map(fetch, labels), strict=True), 1):
@@ -91,11 +99,25 @@ class Collector:
                     unfinished += 1
                 else:
                     self.state.put(label, self.state.entries[label].with_status(prediction.status))
-                    writer.add(self._result(label, prediction))
+                    result = self._result(label, prediction)
+                    writer.add(result)
+                    finished.append(prediction)
+                    if result.status == FAILED:
+                        judged_failed.append(prediction.id)
+                if prediction is not None:
+                    self.prediction_ids.append(prediction.id)
                 if time.monotonic() - last_log > PROGRESS_EVERY:
                     last_log = time.monotonic()
-                    self.log.info("collecting: %s/%s results written", f"{done:,}", f"{len(labels):,}")
+                    elapsed = time.monotonic() - started
+                    self.log.info(
+                        "collecting: %s/%s results written (%.0f/s, about %s left)",
+                        f"{done:,}",
+                        f"{len(labels):,}",
+                        done / elapsed,
+                        duration_text((len(labels) - done) * elapsed / done),
+                    )
         self.state.flush()
+        metrics.finished(self.metric_tags, finished, judged_failed)
         self.log.info(
             "collected %s results in %.1fs%s",
             f"{len(labels):,}",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, conf
 from pydantic import BaseModel
 
+from airflow_provider_vlm import metrics
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
 from airflow_provider_vlm.hooks.vlm import VlmHook
@@ -46,6 +47,7 @@ from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 
@@ -171,6 +173,14 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
         self.deferrable = deferrable
         self.max_concurrent_polls = max_concurrent_polls
         self.max_xcom_results_bytes = max_xcom_results_bytes
+        #: What the collect step saw, for OpenLineage (not serialized).
+        self._lineage_labels: list[str] = []
+        self._lineage_prediction_ids: list[str] = []
+        self._lineage_summary: dict[str, Any] = {}
+
+    @property
+    def metric_tags(self) -> dict[str, str]:
+        return metrics.tags_for(self.domain, self.media, type(self).__name__)
 
     # --- execute: submit what needs submitting, then wait --------------------------------------
 
@@ -185,7 +195,8 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
         client = self.hook.get_client()
         check_domain(client, self.domain)
         self.log.info("batch of %s inputs (%s)", f"{len(items):,}", self.media)
-        waiting = BatchSubmitter(
+        metrics.batch_size(self.metric_tags, len(items))
+        submitter = BatchSubmitter(
             submission=self.submission(),
             client=client,
             state=BatchState.from_context(context),
@@ -194,7 +205,11 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
             media=self.media,
             max_active_submissions=self.max_active_submissions,
             log=self.log,
-        ).run(items)
+        )
+        waiting = submitter.run(items)
+        counts = submitter.counts
+        metrics.submitted(self.metric_tags, counts["submitted"] + counts["resubmitted"])
+        metrics.reattached(self.metric_tags, counts["kept"] + counts["attached"])
         if not waiting:
             self.log.info("no prediction is waiting: writing the results")
             return self._finish(context, None)
@@ -246,12 +261,30 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
             validator=self.response_validator(),
             max_concurrent_polls=self.max_concurrent_polls,
             log=self.log,
+            metric_tags=self.metric_tags,
         )
         with ResultWriter(self.output_path, self.max_xcom_results_bytes) as writer:
             collector.run(labels, writer, event.message if event is not None else "no wait")
             summary = writer.summary()
+        self._lineage_labels = labels
+        self._lineage_prediction_ids = collector.prediction_ids
+        self._lineage_summary = summary
         apply_failure_policy(summary, self.max_failed_fraction, self.log)
         return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Called by the OpenLineage provider after a successful try: inputs, output folder, cost."""
+        from airflow_provider_vlm.lineage import dataset, operator_lineage
+
+        return operator_lineage(
+            inputs=[dataset(label) for label in self._lineage_labels],
+            outputs=[] if self.output_path is None else [dataset(self.output_path)],
+            domain=self.domain,
+            model=self.model,
+            media=self.media,
+            prediction_ids=self._lineage_prediction_ids,
+            credits_used=self._lineage_summary.get("credits_used"),
+        )
 
 
 __all__ = ["BatchFailedError", "BatchTimeoutError", "GenerateBatchOperator"]

@@ -17,9 +17,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, conf
 from pydantic import BaseModel
 
+from airflow_provider_vlm import metrics
 from airflow_provider_vlm._summary import log_finished_wait
-from airflow_provider_vlm.client import GenerationConfig, Prediction, RequestMetadata, VlmClient
-from airflow_provider_vlm.durable import submit_once
+from airflow_provider_vlm.client import (
+    GenerationConfig,
+    Prediction,
+    PredictionFailedError,
+    RequestMetadata,
+    ResponseValidationError,
+    VlmClient,
+)
+from airflow_provider_vlm.durable import Step, submit_once
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.operators._common import DEFER_GRACE, PredictionRequestMixin
@@ -35,6 +43,7 @@ from airflow_provider_vlm.sensors._completion import (
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 
@@ -134,10 +143,44 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         self.images = images
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
+        #: The prediction this try submitted or finished, for OpenLineage (not serialized).
+        self._lineage_prediction_id: str | None = None
+        self._lineage_credits: float | None = None
+
+    @property
+    def metric_tags(self) -> dict[str, str]:
+        return metrics.tags_for(self.domain, self.media, type(self).__name__)
 
     def _result(self, client: VlmClient, prediction: Prediction) -> dict[str, Any]:
         """The record of a terminal prediction, its response judged as the batch judges one."""
-        return outcome(client, prediction, self.response_validator())  # failed → typed error
+        self._lineage_prediction_id = prediction.id
+        self._lineage_credits = prediction.usage.credits_used
+        try:
+            record = outcome(client, prediction, self.response_validator())  # failed → typed error
+        except (PredictionFailedError, ResponseValidationError):
+            metrics.finished(self.metric_tags, [prediction], failed_ids=[prediction.id])
+            raise
+        metrics.finished(self.metric_tags, [prediction])
+        return record
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Called by the OpenLineage provider after a successful try: input, model and cost."""
+        from airflow_provider_vlm.lineage import input_datasets, operator_lineage
+
+        return operator_lineage(
+            inputs=input_datasets(
+                file=self.file,
+                file_id=self.file_id,
+                url=self.url,
+                images=self.images,
+                base_url=lambda: self.hook.get_connection(self.vlm_conn_id).host,
+            ),
+            domain=self.domain,
+            model=self.model,
+            media=self.media,
+            prediction_ids=[self._lineage_prediction_id] if self._lineage_prediction_id else [],
+            credits_used=self._lineage_credits,
+        )
 
     # --- one try -----------------------------------------------------------------------------
 
@@ -164,6 +207,11 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
             log=self.log,
         )
         context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=submitted.prediction_id)
+        if submitted.decision.step in (Step.RETURN, Step.ATTACH):
+            metrics.reattached(self.metric_tags)
+        else:
+            metrics.submitted(self.metric_tags)
+        self._lineage_prediction_id = submitted.prediction_id
 
         prediction = submitted.prediction
         if prediction is not None and prediction.status.is_terminal:

@@ -29,6 +29,7 @@ from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.sensors._completion import outcome, wait_blocking
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 SCHEMA_RECORD_KEY = "vlm_schema_submission"
@@ -89,6 +90,9 @@ class GenerateSchemaOperator(BaseOperator):
         self.poll_interval = seconds(poll_interval, name="poll_interval") or 2.0
         self.timeout = seconds(timeout, name="timeout") or 600.0
         self.vlm_conn_id = vlm_conn_id
+        #: The prediction of this try, for OpenLineage (not serialized).
+        self._lineage_prediction_id: str | None = None
+        self._lineage_credits: float | None = None
 
     @cached_property
     def hook(self) -> VlmHook:
@@ -132,4 +136,25 @@ class GenerateSchemaOperator(BaseOperator):
                 poll_interval=self.poll_interval,
                 max_poll_interval=max(self.poll_interval, 10.0),
             )
+        self._lineage_prediction_id = prediction.id
+        self._lineage_credits = prediction.usage.credits_used
         return outcome(client, prediction)["response"]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Called by the OpenLineage provider after a successful try: the sample input and the cost."""
+        from airflow_provider_vlm.lineage import input_datasets, operator_lineage
+
+        return operator_lineage(
+            inputs=input_datasets(
+                file=self.file,
+                file_id=self.file_id,
+                url=self.url,
+                images=self.images,
+                base_url=lambda: self.hook.get_connection(self.vlm_conn_id).host,
+            ),
+            domain=None,
+            model=self.model,
+            media=self.media,
+            prediction_ids=[self._lineage_prediction_id] if self._lineage_prediction_id else [],
+            credits_used=self._lineage_credits,
+        )

@@ -244,8 +244,17 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--dags", default=str(DAGS))
     args = parser.parse_args(argv)
 
+    from airflow.configuration import conf as airflow_conf
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.observability.metrics import stats_utils
+    from airflow.sdk.observability import stats
 
+    # dag.test() runs tasks in this process, without the task runner's start-up: set up Airflow's
+    # metrics as the task runner does (nothing is sent unless [metrics] statsd_on).
+    stats.initialize(
+        factory=stats_utils.get_stats_factory(),
+        export_legacy_names=airflow_conf.getboolean("metrics", "legacy_names_on"),
+    )
     bag = DagBag(dag_folder=args.dags)
     if bag.import_errors:
         print(f"import errors: {bag.import_errors}", file=sys.stderr)

@@ -20,6 +20,7 @@ def test_example_dags_load_cleanly() -> None:
         "vlm_chained_extraction",
         "vlm_submit_then_sense",
         "vlm_mapped_documents",
+        "vlm_taskflow_invoices",
     ):
         assert dag_id in bag.dag_ids, dag_id
         assert bag.dags[dag_id].doc_md, f"{dag_id} has no docstring"
@@ -31,3 +32,6 @@ def test_example_dags_load_cleanly() -> None:
     assert nightly.catchup is False
     assert nightly.timetable.summary == "0 2 * * *"
     assert bag.dags["vlm_mapped_documents"].get_task("extract").pool == "vlm_api"
+    extract = bag.dags["vlm_taskflow_invoices"].get_task("extract")
+    assert extract.operator_class.__name__ == "_VlmDecoratedOperator"
+    assert extract.partial_kwargs["deferrable"] is True

@@ -126,3 +126,30 @@ def test_mapped_documents_one_record_per_file(
     assert all(row["status"] == "completed" and row["id"] for row in rows)
     assert len({row["id"] for row in rows}) == len(picked)
     assert dev.stats()["predictions_created"] == len(picked)
+
+
+# --- vlm_taskflow_invoices -----------------------------------------------------------------------
+
+
+@pytest.mark.timeout(150)
+def test_taskflow_invoices_totals_from_responses(
+    example_home: Path, dev: Any, invoices_dir: Path, tmp_path: Path
+) -> None:
+    picked = [
+        invoices_dir / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Miete.pdf",
+        invoices_dir / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Rabatte.pdf",
+    ]
+    source = tmp_path / "inbox"
+    source.mkdir()
+    for pdf in picked:
+        shutil.copy(pdf, source / pdf.name)
+
+    result = run_example(example_home, dev, "vlm_taskflow_invoices", {"source": str(source)})
+    assert mapped_indexes(result, "extract") == [0, 1]
+    records = [result.xcom("extract", map_index=i) for i in (0, 1)]
+    expected: dict[str, float] = {}
+    for record in records:
+        currency = record["response"]["currency"]
+        expected[currency] = round(expected.get(currency, 0.0) + float(record["response"]["total_amount"]), 2)
+    assert result.xcom("totals") == expected and all(v > 0 for v in expected.values())
+    assert dev.stats()["predictions_created"] == len(picked)

@@ -10,6 +10,7 @@ import inspect
 
 import pytest
 
+from airflow_provider_vlm.decorators.vlm import _VlmDecoratedOperator
 from airflow_provider_vlm.operators.batch import GenerateBatchOperator
 from airflow_provider_vlm.operators.generate import GenerateOperator
 from airflow_provider_vlm.operators.schema import GenerateSchemaOperator
@@ -33,6 +34,7 @@ def undocumented(cls: type) -> list[str]:
         GenerateOperator,
         GenerateBatchOperator,
         GenerateSchemaOperator,
+        _VlmDecoratedOperator,
         PredictionSensor,
         PredictionTrigger,
     ],
