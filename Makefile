@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest docs bench soak clean
+.PHONY: demo test postgres lint typecheck pytest docs bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,15 @@ demo: $(STAMP)
 	PYTHONPATH=example_dags $(BIN)/python -m vlm_demo
 
 ## Lint, type-check and the whole test suite (dev server and Airflow started by the tests).
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) postgres lint typecheck pytest
+
+## PostgreSQL's server programs (Debian's package) for the HA tests, which start a throwaway cluster.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+		else echo "the HA tests need PostgreSQL's server programs: sudo apt-get install postgresql" >&2; exit 1; fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_vlm example_dags tests bench soak
