@@ -41,9 +41,12 @@ T = TypeVar("T")
 
 #: Seconds between progress lines.
 PROGRESS_EVERY = 5.0
-#: Extra rounds for inputs that met a transient error, and the first pause between them (doubling).
-SETTLE_ROUNDS = 4
+#: Extra rounds for inputs that met a transient error, the first pause between them (doubling) and
+#: its cap. Each round costs nothing billed (a lost answer is resent with its own key). Measured in
+#: the soak (30 % of creates faulted): 597 of 2,000 met one; 4 rounds left 7 for the task's retry.
+SETTLE_ROUNDS = 8
 SETTLE_BACKOFF = 2.0
+SETTLE_MAX_PAUSE = 30.0
 
 
 def batched(items: Sequence[T], size: int) -> Iterator[list[T]]:
@@ -271,7 +274,7 @@ class BatchSubmitter:
                 (getattr(e, "retry_after", None) or 0.0 for _, e in self.unsettled), default=0.0
             )
             time.sleep(max(delay, retry_after))
-            delay *= 2
+            delay = min(delay * 2, SETTLE_MAX_PAUSE)
             plans = [plan for plan, _ in self.unsettled]
             self.unsettled = []
             self._submit(plans, pool)
