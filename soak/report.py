@@ -74,7 +74,7 @@ def build(
         "runs_succeeded": sum(1 for r in runs if r["state"] == "success"),
         "faults": faults,
         "wall_s": round(wall_s, 1),
-        # Beyond the fields: what the figures above are made of.
+        # Beyond the report's fixed fields: what the figures above are made of.
         "ideal_s": round(ideal_s, 1),
         "runs": runs,
         "task_tries": task_tries,
