@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Body(BaseModel):
@@ -55,6 +55,13 @@ class HubSchemaBody(_Body):
 
     domain: str
     gql_stmt: str | None = None
+
+
+class FinishBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: Seconds from now at which every unfinished prediction finishes.
+    after: float = Field(default=0.0, ge=0)
 
 
 class ResetBody(BaseModel):

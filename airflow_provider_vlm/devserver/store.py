@@ -26,6 +26,7 @@ class Store(Protocol):
     def get_prediction(self, prediction_id: str) -> PredictionRecord | None: ...
     def prediction_by_key(self, key: str) -> PredictionRecord | None: ...
     def list_predictions(self, skip: int, limit: int) -> list[PredictionRecord]: ...
+    def finish_unfinished(self, at: float) -> int: ...
     def clear(self) -> None: ...
     def close(self) -> None: ...
 
@@ -78,6 +79,16 @@ class MemoryStore:
 
     def list_predictions(self, skip: int, limit: int) -> list[PredictionRecord]:
         return _newest_first(list(self._predictions.values()), skip, limit)
+
+    def finish_unfinished(self, at: float) -> int:
+        """Every prediction still running at ``at`` finishes then instead; returns how many."""
+        moved = 0
+        for record in self._predictions.values():
+            if record.ready_at > at:
+                record.ready_at = at
+                record.paused_until = min(record.paused_until, at)
+                moved += 1
+        return moved
 
 
 _T = TypeVar("_T")
@@ -207,6 +218,13 @@ class SqliteStore:
             f"SELECT {_PREDICTION_COLUMNS} FROM predictions ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, skip)
         ).fetchall()
         return [_prediction(row) for row in rows]
+
+    def finish_unfinished(self, at: float) -> int:
+        cursor = self._db.execute(
+            "UPDATE predictions SET ready_at = ?, paused_until = MIN(paused_until, ?) WHERE ready_at > ?",
+            (at, at, at),
+        )
+        return int(cursor.rowcount)
 
 
 def _prediction(row: tuple[Any, ...]) -> PredictionRecord:

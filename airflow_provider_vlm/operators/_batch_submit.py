@@ -2,7 +2,8 @@
 
 Per wave: load (hash) the inputs, decide per input with ``durable.check_recorded`` (a recorded
 prediction whose status cannot be read now is re-attached, not looked up until it answers),
-upload what must be submitted, write the intents, then create the predictions and write their
+upload what must be submitted (with an md5 lookup first only for inputs an earlier try or clear
+recorded), write the intents, then create the predictions and write their
 ids. An input the server refuses (the error table's ``input_problem``) is reported and the batch
 goes on. An input that meets a transient error (an upload or create past the client's own
 retries, a submit whose answer was lost) does not stop the others: after the last wave, such
@@ -71,6 +72,8 @@ class Planned:
     prediction_id: str | None = None
     source: dict[str, Any] | None = None
     status_unread: bool = False
+    #: An earlier try or clear has a record of this input, so its bytes may be stored already.
+    recorded: bool = False
 
 
 @dataclass
@@ -98,19 +101,22 @@ class BatchSubmitter:
         wave_size = max(4 * self.max_active_submissions, 32)
         last_log = time.monotonic()
         with ThreadPoolExecutor(self.max_active_submissions, thread_name_prefix="vlm-submit") as pool:
-            for done, wave in enumerate(batched(items, wave_size), start=1):
-                self._wave(wave, pool)
-                if time.monotonic() - last_log > PROGRESS_EVERY or done * wave_size >= len(items):
-                    last_log = time.monotonic()
-                    self.log.info(
-                        "submitting: %s/%s inputs done (%s, invalid %s)",
-                        f"{min(done * wave_size, len(items)):,}",
-                        f"{len(items):,}",
-                        ", ".join(f"{k} {v:,}" for k, v in self.counts.items()),
-                        f"{len(self.invalid):,}",
-                    )
-            if self.unsettled:
-                self._settle(pool)
+            try:
+                for done, wave in enumerate(batched(items, wave_size), start=1):
+                    self._wave(wave, pool)
+                    if time.monotonic() - last_log > PROGRESS_EVERY or done * wave_size >= len(items):
+                        last_log = time.monotonic()
+                        self.log.info(
+                            "submitting: %s/%s inputs done (%s, invalid %s)",
+                            f"{min(done * wave_size, len(items)):,}",
+                            f"{len(items):,}",
+                            ", ".join(f"{k} {v:,}" for k, v in self.counts.items()),
+                            f"{len(self.invalid):,}",
+                        )
+                if self.unsettled:
+                    self._settle(pool)
+            finally:
+                self.state.flush()  # the last wave's ids, also when an error stopped the batch
         self.state.save_invalid(self.invalid)
         return self.waiting
 
@@ -134,7 +140,8 @@ class BatchSubmitter:
             self.state.put(plan.label, InputState(intent(plan.fingerprint, self.clear, plan.generation)))
         self.state.flush()
         error = self._record(prepared, list(pool.map(self._create, prepared)))
-        self.state.flush()
+        # The ids go out with the next wave's intents (one write of each chunk, not two); a crash
+        # before that leaves intents, which a retry resends with their Idempotency-Keys.
         if error is not None:
             self.state.save_invalid(self.invalid)
             raise error
@@ -191,6 +198,7 @@ class BatchSubmitter:
             decision.generation,
             decision.prediction_id,
             status_unread=decision.status_unread,
+            recorded=previous is not None,
         )
         return plan, (seen[0] if seen else None)
 
@@ -200,7 +208,10 @@ class BatchSubmitter:
 
         def prepare(plan: Planned) -> dict[str, Any] | VlmError:
             try:
-                return self.submission.prepare(self.client, plan.loaded)
+                # A nightly folder is mostly new files: an md5 lookup per input would be a third
+                # of the submit requests and almost always miss. Only inputs with a record (a
+                # retry, a Clear) may be stored already.
+                return self.submission.prepare(self.client, plan.loaded, reuse=plan.recorded)
             except VlmError as exc:
                 return exc
 

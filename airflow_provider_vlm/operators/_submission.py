@@ -121,9 +121,11 @@ class Submission:
             conn_id=self.conn_id,
         )
 
-    def prepare(self, client: VlmClient, loaded: LoadedInput) -> dict[str, Any]:
-        """The request's source keyword; a local file is uploaded here (md5 dedupe, its own name).
+    def prepare(self, client: VlmClient, loaded: LoadedInput, *, reuse: bool = True) -> dict[str, Any]:
+        """The request's source keyword; a local file is uploaded here under its own name.
 
+        ``reuse`` first asks whether the same bytes are stored already (md5 lookup): worth a
+        request when they may have been uploaded before, not for an input never seen.
         An input the server refuses (413 too large, 415, 400) raises its error naming the input.
         """
         source = request_source(loaded, self.media)
@@ -132,7 +134,7 @@ class Submission:
         content = source.pop("file")
         try:
             uploaded = tolerate_transient(
-                lambda: client.files.upload(content, filename=loaded.filename),
+                lambda: client.files.upload(content, filename=loaded.filename, force=not reuse),
                 what=f"upload of {loaded.label}",
             )
         except VlmError as exc:

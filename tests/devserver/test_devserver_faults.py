@@ -224,3 +224,21 @@ def test_reset_state_clears_predictions(start_devserver: Any) -> None:
         server.reset(state=True)
         assert client.get("/predictions").json() == []
         assert client.get("/files").json() == []
+
+
+@pytest.mark.parametrize("state", [None, "file"])
+def test_finish_ends_every_unfinished_prediction_at_one_instant(
+    start_devserver: Any, tmp_path: Any, state: str | None
+) -> None:
+    """Benchmarks hold waits open on hour-long predictions and end them all at once."""
+    extra = ("--state", str(tmp_path / "dev.sqlite")) if state else ()
+    with start_devserver("--processing-time", "3600", *extra) as server, server.client() as client:
+        file_id = upload(client, PDF)["id"]
+        ids = [_generate(client, file_id, batch=True).json()["id"] for _ in range(3)]
+        assert {client.get(f"/predictions/{i}").json()["status"] for i in ids} != {"completed"}
+        answer = client.post("/_dev/finish", json={"after": 0}).json()
+        assert answer["finished"] == 3
+        assert {client.get(f"/predictions/{i}").json()["status"] for i in ids} == {"completed"}
+        # Nothing is left to finish; finished predictions keep their completion time.
+        assert client.post("/_dev/finish").json()["finished"] == 0
+        assert client.post("/_dev/finish", json={"after": -1}).status_code == 422
