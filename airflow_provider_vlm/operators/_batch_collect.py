@@ -131,14 +131,7 @@ class Collector:
             )
 
     def _list(self, ids: list[str]) -> dict[str, Prediction]:
-        """A few list pages instead of one GET per input; what they miss is fetched by id."""
-        if len(ids) < SWEEP_MIN_IDS:
-            return {}
-        try:
-            return self.client.predictions.find(ids, SWEEP_PAGE_SIZE)
-        except VlmError as exc:
-            self.log.warning("listing predictions failed (%s); fetching them one by one", exc)
-            return {}
+        return read_listed(self.client, ids, self.log)
 
     def _result(self, label: str, prediction: Prediction) -> InputResult:
         record = prediction.record()
@@ -151,6 +144,18 @@ class Collector:
         except ResponseValidationError as exc:
             return InputResult(label, FAILED, prediction.id, prediction.response, record["usage"], short(exc))
         return InputResult(label, COMPLETED, prediction.id, prediction.response, record["usage"])
+
+
+def read_listed(client: VlmClient, ids: list[str], log: Any) -> dict[str, Prediction]:
+    """Many predictions from a few list pages instead of one GET each; the caller fetches what
+    they miss by id. Below ``SWEEP_MIN_IDS`` ids, or when listing fails, nothing is read here."""
+    if len(ids) < SWEEP_MIN_IDS:
+        return {}
+    try:
+        return client.predictions.find(ids, SWEEP_PAGE_SIZE)
+    except VlmError as exc:
+        log.warning("listing predictions failed (%s); reading them one by one", exc)
+        return {}
 
 
 def apply_failure_policy(summary: Mapping[str, Any], max_failed_fraction: float, log: Any) -> None:

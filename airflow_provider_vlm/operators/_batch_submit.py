@@ -1,12 +1,13 @@
 """Submitting a batch: every input through the durable record's rules, in waves, with bounded concurrency.
 
-Per wave: load (hash) the inputs, decide per input with ``durable.check_recorded`` (a recorded
-prediction whose status cannot be read now is re-attached, not looked up until it answers),
-upload what must be submitted (with an md5 lookup first only for inputs an earlier try or clear
-recorded), write the intents, then create the predictions and write their
-ids. An input the server refuses (the error table's ``input_problem``) is reported and the batch
-goes on. An input that meets a transient error (an upload or create past the client's own
-retries, a submit whose answer was lost) does not stop the others: after the last wave, such
+A retry first reads the statuses of the recorded predictions from list pages (one sweep, not a
+GET each). Per wave: load (hash) the inputs, decide per input with ``durable.check_recorded`` (a
+recorded prediction whose status cannot be read now is re-attached, not looked up until it
+answers), upload what must be submitted (an md5 lookup first only for inputs an earlier try or
+clear recorded), write the intents together with the previous wave's ids, then create the
+predictions. An input the server refuses (the error table's ``input_problem``) is reported and
+the batch goes on. An input that meets a transient error (an upload or create past the client's
+own retries, a submit whose answer was lost) does not stop the others: after the last wave, such
 inputs get a few more rounds with backoff (a lost answer is resent with the same
 ``Idempotency-Key``), and only what is still unsettled then fails the try, whose retry picks them
 up from the record. Any other error (a rejected key...) stops the batch once what was created is
@@ -33,6 +34,7 @@ from airflow_provider_vlm.client import (
 )
 from airflow_provider_vlm.durable import Step, check_recorded, intent
 from airflow_provider_vlm.identity import idempotency_key
+from airflow_provider_vlm.operators._batch_collect import read_listed
 from airflow_provider_vlm.operators._batch_inputs import load_one, short
 from airflow_provider_vlm.operators._batch_state import BatchState, InputState
 from airflow_provider_vlm.operators._inputs import LoadedInput
@@ -96,10 +98,13 @@ class BatchSubmitter:
         default_factory=lambda: {"kept": 0, "attached": 0, "submitted": 0, "resubmitted": 0}
     )
     _stop: threading.Event = field(default_factory=threading.Event)
+    #: Statuses of recorded predictions read from list pages up front (a retry of a big batch).
+    _listed: dict[str, PredictionStatus] = field(default_factory=dict)
 
     def run(self, items: list[tuple[str, Any]]) -> list[str]:
         wave_size = max(4 * self.max_active_submissions, 32)
         last_log = time.monotonic()
+        self._listed = self._read_recorded()
         with ThreadPoolExecutor(self.max_active_submissions, thread_name_prefix="vlm-submit") as pool:
             try:
                 for done, wave in enumerate(batched(items, wave_size), start=1):
@@ -119,6 +124,19 @@ class BatchSubmitter:
                 self.state.flush()  # the last wave's ids, also when an error stopped the batch
         self.state.save_invalid(self.invalid)
         return self.waiting
+
+    def _read_recorded(self) -> dict[str, PredictionStatus]:
+        """One list sweep for every recorded prediction whose status the state does not know.
+
+        A retry of a 10,000-input batch would otherwise read each one with its own GET. What the
+        pages miss is read by id in ``_decide``, with the usual rules.
+        """
+        ids = [
+            e.record.prediction_id
+            for e in self.state.entries.values()
+            if e.record.prediction_id is not None and e.status is None
+        ]
+        return {pid: p.status for pid, p in read_listed(self.client, ids, self.log).items()}
 
     # --- one wave ------------------------------------------------------------------------------
 
@@ -186,7 +204,8 @@ class BatchSubmitter:
             assert previous is not None
             if previous.status is not None:  # a terminal status seen by an earlier try
                 return previous.status
-            seen.append(self.client.predictions.get(prediction_id).status)
+            listed = self._listed.get(prediction_id)
+            seen.append(listed if listed is not None else self.client.predictions.get(prediction_id).status)
             return seen[0]
 
         decision = check_recorded(previous.record if previous else None, fingerprint, self.clear, status_of)

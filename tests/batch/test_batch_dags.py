@@ -71,6 +71,30 @@ def test_crash_mid_batch_resumes_without_duplicates(run_dag: RunDag, dev: Any, t
     assert stats["requests"]["GET /files/hash/{md5}"] == 32
 
 
+def test_a_retry_reads_recorded_statuses_from_list_pages(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
+    """The retry of a big batch reads what an earlier try recorded in one list sweep, not a GET each.
+
+    The first try records 128 running predictions, then dies at its fifth wave; they have
+    completed when the retry starts (0.5 s of processing, the retry waits 1 s). The retry keeps
+    them and submits the other 72, whose wait (50 ids or more) reads list pages too: no
+    prediction is ever read by id (before: a ``GET /predictions/{id}`` per recorded input).
+    """
+    docs = make_documents(tmp_path / "in", 200)
+    dev.faults(processing_time=0.5)
+    env = {
+        "VLM_BATCH_SOURCE": str(docs[0].parent),
+        "VLM_BATCH_OUTPUT": str(tmp_path / "out"),
+        "VLM_BATCH_CRASH_AFTER": "128",
+    }
+    result = run_dag("vlm_batch_crash", env=env)
+    task = result.task("extract")
+    assert task["state"] == "success" and task["try_number"] == 2, result.tail()
+    assert result.xcom("extract")["counts"] == {"completed": 200}
+    stats = dev.stats()
+    assert_no_duplicates(stats, 200)
+    assert stats["requests"].get("GET /predictions/{id}", 0) == 0, stats["requests"]
+
+
 def test_unknown_prediction_ids_fail_the_batch_at_once(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
     """404 on every status call: an unknown id will not appear by asking again, so no retry is spent."""
     docs = make_documents(tmp_path / "in", 20)
