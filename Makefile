@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test postgres lint typecheck pytest docs bench soak clean
+.PHONY: demo test postgres lint typecheck pytest docs bench bench-deployment soak soak-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +45,19 @@ bench: $(STAMP)
 
 ## The nightly job on a distributed Airflow under chaos (PostgreSQL, Redis, Celery, two triggerers,
 ## an S3 bucket on loopback); SOAK_DOCS=N sets the size (default 2000). Writes soak-report.json.
-soak: $(STAMP)
+soak: soak-deps
+	$(BIN)/python -m soak --docs $${SOAK_DOCS:-2000}
+
+## The same deployment without faults: 1,000 waits on one triggerer and on two, and the nightly
+## batch of 10,000 documents against the server-side ideal (see docs/performance.md).
+bench-deployment: soak-deps
+	$(BIN)/python -m bench deployment
+
+## Debian's PostgreSQL and Redis servers (installed as root when missing) and the soak extra.
+soak-deps: $(STAMP)
 	@if [ "$$(id -u)" = 0 ] && ! { command -v redis-server && ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server; fi
 	$(BIN)/pip install --quiet -e ".[dev,docs,bench,soak]"
-	$(BIN)/python -m soak --docs $${SOAK_DOCS:-2000}
 
 clean:
 	rm -rf $(VENV) .venv-sdk site .demo .soak soak-report.json

@@ -35,6 +35,8 @@ API_KEY = "bench-key"
 CONN_ID = "vlm_bench"
 N = int(os.environ.get("BENCH_N", "1000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
+#: ``--spread``: the triggers start one after the other over this many seconds.
+SPREAD = float(os.environ.get("BENCH_SPREAD", "20"))
 GOAL_RSS_MB = 100.0
 GOAL_CPU_RATIO = 2.0
 
@@ -71,7 +73,7 @@ def _unshare() -> None:
     prediction.shared_async_client = own_client  # type: ignore[assignment]
 
 
-async def _run_all(triggers: list[Any]) -> tuple[list[dict[str, Any]], float]:
+async def _run_all(triggers: list[Any], spread: float = 0.0) -> tuple[list[dict[str, Any]], float]:
     peak = _rss_mb()
     done = asyncio.Event()
 
@@ -81,13 +83,14 @@ async def _run_all(triggers: list[Any]) -> tuple[list[dict[str, Any]], float]:
             peak = max(peak, _rss_mb())
             await asyncio.sleep(0.25)
 
-    async def first_event(trigger: Any) -> dict[str, Any]:
+    async def first_event(i: int, trigger: Any) -> dict[str, Any]:
+        await asyncio.sleep(spread * i / len(triggers))  # tasks defer one after the other
         async for event in trigger.run():
             return dict(event.payload) if isinstance(event.payload, dict) else {"status": "fired"}
         raise RuntimeError("trigger ended without an event")
 
     sampler = asyncio.create_task(sample())
-    events = await asyncio.gather(*(first_event(t) for t in triggers))
+    events = await asyncio.gather(*(first_event(i, t) for i, t in enumerate(triggers)))
     done.set()
     await sampler
     return events, max(peak, _rss_mb())
@@ -101,6 +104,10 @@ def child(kind: str, ids: list[str], fire_at: float) -> dict[str, Any]:
 
     if kind == "unshared":
         _unshare()
+    if kind == "spread-before":  # the board's window before it widened for crowds
+        from airflow_provider_vlm.client._shared import StatusBoard
+
+        StatusBoard.crowd_window = StatusBoard.window
     before_rss, before_cpu, started = _rss_mb(), _cpu(), time.perf_counter()
     if kind == "floor":
         moment = datetime.fromtimestamp(fire_at, tz=timezone.utc)
@@ -108,7 +115,7 @@ def child(kind: str, ids: list[str], fire_at: float) -> dict[str, Any]:
     else:
         deadline = time.time() + 600
         triggers = [PredictionTrigger([pid], vlm_conn_id=CONN_ID, deadline=deadline) for pid in ids]
-    events, peak = asyncio.run(_run_all(triggers))
+    events, peak = asyncio.run(_run_all(triggers, SPREAD if kind.startswith("spread") else 0.0))
     return {
         "kind": kind,
         "rss_mb": peak - before_rss,
@@ -140,6 +147,7 @@ def _submit(base_url: str) -> list[str]:
 
 def _scenario(kind: str, base_url: str) -> dict[str, Any]:
     ids = _submit(base_url) if kind != "floor" else ["-"] * N
+    httpx.post(f"{base_url}/_dev/reset", json={}).raise_for_status()  # count the waits' requests only
     fire_at = time.time() + SECONDS
     env = {
         **os.environ,
@@ -155,6 +163,7 @@ def _scenario(kind: str, base_url: str) -> dict[str, Any]:
     if proc.returncode or not lines:
         raise SystemExit(f"{kind} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
+    result["requests"] = sum(httpx.get(f"{base_url}/_dev/stats").json()["requests"].values())
     return result
 
 
@@ -163,6 +172,11 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--fire-at", type=float, default=0.0)
     parser.add_argument("--unshared", action="store_true", help="also run the per-trigger-client comparison")
+    parser.add_argument(
+        "--spread", action="store_true",
+        help="also start the triggers one after the other over BENCH_SPREAD (20) s, as deferring "
+        "tasks do, with the board's window before and after it widened for crowds",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, json.loads(sys.stdin.read()), args.fire_at)), flush=True)
@@ -171,6 +185,7 @@ def main() -> None:
     from airflow_provider_vlm.devserver.process import running
 
     kinds = ["floor", "shared"] + (["unshared"] if args.unshared else [])
+    kinds += ["spread-before", "spread"] if args.spread else []
     results = {}
     with running("--api-key", API_KEY, "--processing-time", str(SECONDS)) as server:
         for kind in kinds:
@@ -181,17 +196,19 @@ def main() -> None:
         "floor": f"{N:,} DateTimeTrigger (floor)",
         "shared": f"{N:,} PredictionTrigger",
         "unshared": f"{N:,} PredictionTrigger, a client per trigger",
+        "spread-before": f"{N:,} started over {SPREAD:g} s, 0.1 s rounds (before)",
+        "spread": f"{N:,} started over {SPREAD:g} s",
     }
     floor = results["floor"]
     print(f"\n{N:,} concurrent waits in one event loop, {SECONDS:g} s predictions\n")
-    print(f"| {'scenario':<46} | added RSS MB | CPU s | CPU / floor | wall s | events |")
-    print(f"|{'-' * 48}|-------------:|------:|------------:|-------:|--------|")
+    print(f"| {'scenario':<46} | added RSS MB | CPU s | CPU / floor | wall s | requests | events |")
+    print(f"|{'-' * 48}|-------------:|------:|------------:|-------:|---------:|--------|")
     for kind in kinds:
         r = results[kind]
         ratio = r["cpu_s"] / floor["cpu_s"] if floor["cpu_s"] else float("nan")
         print(
             f"| {labels[kind]:<46} | {r['rss_mb']:12.1f} | {r['cpu_s']:5.1f} | {ratio:11.2f} | "
-            f"{r['wall_s']:6.1f} | {r['events']} {'/'.join(r['statuses'])} |"
+            f"{r['wall_s']:6.1f} | {r['requests']:8,} | {r['events']} {'/'.join(r['statuses'])} |"
         )
     shared = results["shared"]
     added = shared["rss_mb"]

@@ -82,3 +82,42 @@ async def test_many_single_id_waits_share_their_poll_rounds(dev, conn) -> None:
     assert requests["GET /predictions"] >= 1
     assert requests["GET /predictions"] + requests.get("GET /predictions/{id}", 0) < len(ids) // 2
     assert _shared.shared_client_count() == 0
+
+
+async def test_waits_that_start_out_of_step_still_share_rounds(dev, conn) -> None:
+    """As tasks defer over minutes in a deployment: 200 waits started 20 ms apart, polling every
+    second. A 0.1 s window would gather about five ids a round and read them one by one (about
+    200 requests a second of polling); once 50 waits share the board, its rounds gather enough
+    ids to be list sweeps."""
+    dev.reset(state=True)
+    dev.faults(processing_time=6)
+    with dev.client() as api:
+        ids = [
+            api.post(
+                "/document/generate",
+                json={"domain": "document.markdown", "url": f"https://x.test/{i}", "batch": True},
+            ).json()["id"]
+            for i in range(200)
+        ]
+    dev.reset()  # stats only; the predictions finish 6 s after they were made
+    deadline = time.time() + 60
+
+    async def run(i: int, pid: str) -> dict:
+        await asyncio.sleep(i * 0.02)
+        trigger = PredictionTrigger(
+            [pid], vlm_conn_id=conn, deadline=deadline, poll_interval=1.0, max_poll_interval=1.0
+        )
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("no event")
+
+    events = await asyncio.gather(*(run(i, pid) for i, pid in enumerate(ids)))
+    assert {e["status"] for e in events} == {"success"}
+    requests = dev.stats()["requests"]
+    # Each wait polls about five times before its prediction finishes: about 1,000 reads, which
+    # went out as ~1,000 per-id requests before the crowd window. Rounds of 2 s make a few
+    # dozen requests, most of them sweeps (the first 49 waits, before the crowd, read by id).
+    per_id = requests.get("GET /predictions/{id}", 0)
+    assert requests["GET /predictions"] >= 3
+    assert requests["GET /predictions"] + per_id < 200, requests
+    assert _shared.shared_client_count() == 0
