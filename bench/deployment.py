@@ -347,6 +347,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--waits", type=int, default=1000)
     parser.add_argument("--hold", type=float, default=90.0, help="seconds of the hold window")
+    parser.add_argument("--triggerers", default="1,2", help="the waits' scenarios (default 1,2)")
     parser.add_argument("--docs", type=int, default=10000)
     parser.add_argument("--processing-time", type=float, default=20.0)
     parser.add_argument("--only", choices=("waits", "nightly"), default=None)
@@ -380,7 +381,7 @@ def main() -> int:
                 results.append(bench.nightly(args.docs, args.processing_time, work))
                 print(json.dumps(results[-1]), flush=True)
             if args.only in (None, "waits"):
-                for triggerers in (1, 2):
+                for triggerers in (int(n) for n in args.triggerers.split(",")):
                     print(f"{args.waits:,} waits on {triggerers} triggerer(s) ...", flush=True)
                     results.append(bench.waits(args.waits, triggerers, args.hold))
                     print(json.dumps(results[-1]), flush=True)
