@@ -107,7 +107,7 @@ def child(kind: str, ids: list[str], fire_at: float) -> dict[str, Any]:
     if kind == "spread-before":  # the board's window before it widened for crowds
         from airflow_provider_vlm.client._shared import StatusBoard
 
-        StatusBoard.crowd_window = StatusBoard.window
+        StatusBoard.max_crowd_window = StatusBoard.window
     before_rss, before_cpu, started = _rss_mb(), _cpu(), time.perf_counter()
     if kind == "floor":
         moment = datetime.fromtimestamp(fire_at, tz=timezone.utc)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -39,14 +40,15 @@ class StatusBoard:
     Tasks of a real deployment defer over minutes, so their waits poll out of step: 1,000 waits
     polling every 30 s ask for about 33 ids a second, and a 0.1 s window read them one by one
     (2,000 requests a minute, measured). Once ``SWEEP_MIN_IDS`` waits share the board, the window
-    is ``crowd_window``: each round gathers enough ids to be one sweep, for at most that much
-    later detection.
+    is as long as it takes, at the rate ids have been asked for, to gather ``ROUND_IDS`` of them
+    (one sweep), but at most ``max_crowd_window``: that much later detection at worst.
     """
 
     #: Seconds the board gathers asks before reading them, while few waits share it.
     window = 0.1
-    #: The same once ``SWEEP_MIN_IDS`` waits or more share it.
-    crowd_window = 2.0
+    #: Ids a round should gather once many waits share the board, and the longest window for it.
+    ROUND_IDS = 2 * SWEEP_MIN_IDS
+    max_crowd_window = 5.0
 
     def __init__(self, client: AsyncVlmClient) -> None:
         self._client = client
@@ -55,16 +57,32 @@ class StatusBoard:
         self._flush: asyncio.Task[None] | None = None
         #: Waits running on this board (``run_coalesced``), which picks the window.
         self.waits = 0
+        #: Ids asked for per second (smoothed), from ``_asked`` ids since ``_since``.
+        self._rate = 0.0
+        self._asked = 0
+        self._since = time.monotonic()
+
+    def next_window(self) -> float:
+        """How long the next round gathers asks (see the class docstring)."""
+        now = time.monotonic()
+        if now - self._since >= 1.0:
+            sample = self._asked / (now - self._since)
+            self._rate = sample if not self._rate else (self._rate + sample) / 2
+            self._asked, self._since = 0, now
+        if self.waits < SWEEP_MIN_IDS or self._rate <= 0:
+            return self.window
+        return min(self.max_crowd_window, max(self.window, self.ROUND_IDS / self._rate))
 
     async def read(self, step: ReadStatuses) -> tuple[Reads, bool]:
         answer: asyncio.Future[tuple[Reads, bool]] = asyncio.get_running_loop().create_future()
         self._asks.append((step, answer))
+        self._asked += len(step.ids)
         if self._flush is None:
             self._flush = asyncio.create_task(self._read_all())
         return await answer
 
     async def _read_all(self) -> None:
-        await asyncio.sleep(self.crowd_window if self.waits >= SWEEP_MIN_IDS else self.window)
+        await asyncio.sleep(self.next_window())
         asks, self._asks, self._flush = self._asks, [], None
         asks = [(step, answer) for step, answer in asks if not answer.done()]  # not the cancelled
         if not asks:

@@ -134,7 +134,7 @@ class BatchSubmitter:
         ids = [
             e.record.prediction_id
             for e in self.state.entries.values()
-            if e.record.prediction_id is not None and e.status is None
+            if e.record.prediction_id is not None and e.status is None and e.record.clear_number == self.clear
         ]
         return {pid: p.status for pid, p in read_listed(self.client, ids, self.log).items()}
 

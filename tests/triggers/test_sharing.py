@@ -115,8 +115,9 @@ async def test_waits_that_start_out_of_step_still_share_rounds(dev, conn) -> Non
     assert {e["status"] for e in events} == {"success"}
     requests = dev.stats()["requests"]
     # Each wait polls about five times before its prediction finishes: about 1,000 reads, which
-    # went out as ~1,000 per-id requests before the crowd window. Rounds of 2 s make a few
-    # dozen requests, most of them sweeps (the first 49 waits, before the crowd, read by id).
+    # went out as ~1,000 per-id requests before crowds widened the window. Rounds sized for
+    # about 100 ids make a few dozen requests, most of them sweeps (the first waits, before the
+    # crowd, read by id).
     per_id = requests.get("GET /predictions/{id}", 0)
     assert requests["GET /predictions"] >= 3
     assert requests["GET /predictions"] + per_id < 200, requests
