@@ -10,7 +10,10 @@ them concurrently in one event loop until each has sent its event, and reports t
 - subject: N ``PredictionTrigger``s (one id each, default polling: 5 s, x1.5, cap 30 s) on
   predictions the dev server completes ``BENCH_SECONDS`` (30) after submission;
 - with ``--unshared`` also the same triggers with one client and one SSL context per trigger
-  (how the trigger worked before), for comparison.
+  (how the trigger worked before), for comparison;
+- with ``--spread`` also the triggers started one after the other over ``BENCH_SPREAD`` (20) s,
+  as deferring tasks start them, with the shared poll rounds' old 0.1 s window and the current
+  one; the requests column counts what the dev server saw.
 
 The floor is measured in the same run; the result is a ratio. ``BENCH_N`` (1000) and
 ``BENCH_SECONDS`` (30) change the size.
