@@ -46,17 +46,22 @@ def conn(dev, monkeypatch) -> str:
     return CONN
 
 
-async def test_many_single_id_waits_share_their_poll_rounds(dev, conn) -> None:
-    """200 triggers of one id each: one client, and list sweeps instead of 200 GETs a round."""
-    dev.reset(state=True)
+def _predictions(dev, n: int) -> list[str]:
+    """``n`` batch predictions on the dev server (URL inputs, no uploads); their ids."""
     with dev.client() as api:
-        ids = [
+        return [
             api.post(
                 "/document/generate",
                 json={"domain": "document.markdown", "url": f"https://x.test/{i}", "batch": True},
             ).json()["id"]
-            for i in range(200)
+            for i in range(n)
         ]
+
+
+async def test_many_single_id_waits_share_their_poll_rounds(dev, conn) -> None:
+    """200 triggers of one id each: one client, and list sweeps instead of 200 GETs a round."""
+    dev.reset(state=True)
+    ids = _predictions(dev, 200)
     dev.reset()  # stats only
     deadline = time.time() + 60
     triggers = [
@@ -91,14 +96,7 @@ async def test_waits_that_start_out_of_step_still_share_rounds(dev, conn) -> Non
     ids to be list sweeps."""
     dev.reset(state=True)
     dev.faults(processing_time=6)
-    with dev.client() as api:
-        ids = [
-            api.post(
-                "/document/generate",
-                json={"domain": "document.markdown", "url": f"https://x.test/{i}", "batch": True},
-            ).json()["id"]
-            for i in range(200)
-        ]
+    ids = _predictions(dev, 200)
     dev.reset()  # stats only; the predictions finish 6 s after they were made
     deadline = time.time() + 60
 
