@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -389,10 +390,7 @@ def main() -> int:
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
         if not args.keep:
-            with contextlib.suppress(OSError):
-                import shutil
-
-                shutil.rmtree(work)
+            shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"kept {work}")
     for r in results:
