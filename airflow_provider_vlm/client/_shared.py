@@ -40,14 +40,14 @@ class StatusBoard:
     Tasks of a real deployment defer over minutes, so their waits poll out of step: 1,000 waits
     polling every 30 s ask for about 33 ids a second, and a 0.1 s window read them one by one
     (2,000 requests a minute, measured). Once ``SWEEP_MIN_IDS`` waits share the board, the window
-    is as long as it takes, at the rate ids have been asked for, to gather ``ROUND_IDS`` of them
+    is as long as it takes, at the rate ids have been asked for, to gather ``round_ids`` of them
     (one sweep), but at most ``max_crowd_window``: that much later detection at worst.
     """
 
     #: Seconds the board gathers asks before reading them, while few waits share it.
     window = 0.1
     #: Ids a round should gather once many waits share the board, and the longest window for it.
-    ROUND_IDS = 2 * SWEEP_MIN_IDS
+    round_ids = 2 * SWEEP_MIN_IDS
     max_crowd_window = 5.0
 
     def __init__(self, client: AsyncVlmClient) -> None:
@@ -71,7 +71,7 @@ class StatusBoard:
             self._asked, self._since = 0, now
         if self.waits < SWEEP_MIN_IDS or self._rate <= 0:
             return self.window
-        return min(self.max_crowd_window, max(self.window, self.ROUND_IDS / self._rate))
+        return min(self.max_crowd_window, max(self.window, self.round_ids / self._rate))
 
     async def read(self, step: ReadStatuses) -> tuple[Reads, bool]:
         answer: asyncio.Future[tuple[Reads, bool]] = asyncio.get_running_loop().create_future()
