@@ -2,7 +2,8 @@
 
 ``devserver`` (session) starts one server for the whole run; ``dev`` hands the same server to a
 test after resetting its faults and stats; ``start_devserver(*args)`` starts a private one (for
-restarts, other limits or keys).
+restarts, other limits or keys). ``invoice_set`` (session) is the generated invoices the suite
+runs on (``tests/invoices.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import httpx
 import pytest
 
 from airflow_provider_vlm.devserver import process
+from tests.invoices import InvoiceSet, generated
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The example DAGs folder (also the home of the demo material, ``vlm_demo``).
 EXAMPLES = ROOT / "example_dags"
-# Real invoices live beside the project (``../shared/data/invoices``), never inside it.
-INVOICES = ROOT.parent / "shared" / "data" / "invoices"
 
 START_TIMEOUT = 30.0
 DEFAULT_ARGS = ("--port", "0", "--processing-time", "1", "--seed", "7", "--api-key", "test-key")
@@ -108,6 +108,6 @@ def start_devserver() -> Callable[..., contextlib.AbstractContextManager[DevServ
 
 
 @pytest.fixture(scope="session")
-def invoices_dir() -> Path:
-    """``INVOICES`` as a fixture, for test folders whose own conftest shadows this module's name."""
-    return INVOICES
+def invoice_set() -> InvoiceSet:
+    """The generated, seeded invoices (``tests/invoices.py``), written once per session."""
+    return generated()

@@ -14,6 +14,9 @@ test can compare what an extractor returns with what was printed.
   one deliberate defect (see :data:`BAD_KINDS`) so the validation step has something to report.
 - Same seed and day give byte-identical files: the PDF creation date, the attachment dates and
   the file identifier are derived from the invoice, never from the clock.
+- :func:`compose_invoice` and :func:`write_invoice` make one invoice with given lines, with the
+  XML of choice (Factur-X CII, XRechnung UBL from :func:`build_ubl_xml`, any bytes) or none:
+  the test suite builds its own invoice set from them, so it needs no outside data.
 
 Every company, person and tax id in here is fictional.
 """
@@ -39,16 +42,22 @@ from fpdf import FPDF
 __all__ = [
     "BAD_KINDS",
     "FACTURX_FILENAME",
+    "UBL_FILENAME",
     "LineItem",
     "Party",
     "SampleInvoice",
     "build_facturx_xml",
+    "build_ubl_xml",
+    "compose_invoice",
     "generate_samples",
     "main",
+    "write_invoice",
 ]
 
 #: Name of the embedded XML, as Factur-X 1.0 / ZUGFeRD 2.x require it.
 FACTURX_FILENAME = "factur-x.xml"
+#: Name of an embedded XRechnung (UBL) invoice, as readers look for it.
+UBL_FILENAME = "xrechnung.xml"
 
 #: Deliberate defects, assigned in this order to the ``bad`` invoices of a run:
 #: - ``total_mismatch``: the printed total is not subtotal + tax;
@@ -67,6 +76,10 @@ _RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 _RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
 _UDT = "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"
 _QDT = "urn:un:unece:uncefact:data:standard:QualifiedDataType:100"
+_UBL = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+_CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+_XRECHNUNG = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"
 
 
 def _money(value: Decimal) -> Decimal:
@@ -332,12 +345,57 @@ def _make_invoice(
     )
 
 
+def compose_invoice(
+    path: Path,
+    *,
+    invoice_id: str,
+    issuer: Party,
+    customer: Party,
+    issue_date: date,
+    currency: str,
+    tax_rate: Decimal,
+    lines: Sequence[tuple[str, Decimal, str, str, Decimal]],
+    payment_days: int = 30,
+    embedded: bool = True,
+) -> SampleInvoice:
+    """An invoice with the given lines whose amounts add up: for a set whose every value is chosen.
+
+    ``lines`` are ``(description, quantity, unit, unit code, unit price)``; line totals, subtotal,
+    tax and total are computed as :func:`generate_samples` computes them.
+    """
+    items = tuple(
+        LineItem(description, quantity, unit, code, price, _money(quantity * price))
+        for description, quantity, unit, code, price in lines
+    )
+    subtotal = sum((item.total_price for item in items), Decimal(0))
+    tax_amount = _money(subtotal * tax_rate)
+    return SampleInvoice(
+        path=path,
+        invoice_id=invoice_id,
+        issuer=issuer,
+        customer=customer,
+        issue_date=issue_date,
+        due_date=issue_date + timedelta(days=payment_days),
+        currency=currency,
+        tax_rate=tax_rate,
+        items=items,
+        subtotal=subtotal,
+        tax_amount=tax_amount,
+        total_amount=subtotal + tax_amount,
+        payment_terms=f"Net {payment_days} days",
+        embedded=embedded,
+        bad=None,
+    )
+
+
 # --------------------------------------------------------------------------- Factur-X XML
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
     prefix, _, local = tag.partition(":")
-    namespace = {"rsm": _RSM, "ram": _RAM, "udt": _UDT, "qdt": _QDT}[prefix]
+    namespace = {"rsm": _RSM, "ram": _RAM, "udt": _UDT, "qdt": _QDT, "ubl": _UBL, "cac": _CAC, "cbc": _CBC}[
+        prefix
+    ]
     element = ET.SubElement(parent, f"{{{namespace}}}{local}", attrib)
     if text is not None:
         element.text = text
@@ -432,8 +490,86 @@ def build_facturx_xml(invoice: SampleInvoice) -> bytes:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'.encode()
 
 
-# Registered once so ElementTree writes the prefixes Factur-X readers expect (rsm:, ram:, udt:).
-for _prefix, _uri in (("rsm", _RSM), ("ram", _RAM), ("udt", _UDT), ("qdt", _QDT)):
+# --------------------------------------------------------------------------- XRechnung UBL
+
+
+def _ubl_party(parent: ET.Element, tag: str, party: Party) -> None:
+    element = _sub(_sub(parent, tag), "cac:Party")
+    _sub(_sub(element, "cac:PartyName"), "cbc:Name", party.name)
+    address = _sub(element, "cac:PostalAddress")
+    _sub(address, "cbc:StreetName", party.street)
+    _sub(address, "cbc:CityName", party.city)
+    _sub(address, "cbc:PostalZone", party.postcode)
+    _sub(_sub(address, "cac:Country"), "cbc:IdentificationCode", party.country)
+    if party.vat_id:
+        scheme = _sub(element, "cac:PartyTaxScheme")
+        _sub(scheme, "cbc:CompanyID", party.vat_id)
+        _sub(_sub(scheme, "cac:TaxScheme"), "cbc:ID", "VAT")
+    _sub(_sub(element, "cac:PartyLegalEntity"), "cbc:RegistrationName", party.name)
+
+
+def build_ubl_xml(invoice: SampleInvoice) -> bytes:
+    """The invoice as XRechnung UBL 2.1 XML (EN 16931), element order per the schema.
+
+    The other e-invoice syntax a German or EU reader meets; it states exactly what the PDF prints.
+    """
+    percent = _quantity(invoice.tax_rate * 100)
+    currency = {"currencyID": invoice.currency}
+    root = ET.Element(f"{{{_UBL}}}Invoice")
+    _sub(root, "cbc:CustomizationID", _XRECHNUNG)
+    _sub(root, "cbc:ProfileID", "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0")
+    if invoice.invoice_id is not None:
+        _sub(root, "cbc:ID", invoice.invoice_id)
+    _sub(root, "cbc:IssueDate", invoice.issue_date.isoformat())
+    _sub(root, "cbc:DueDate", invoice.due_date.isoformat())
+    _sub(root, "cbc:InvoiceTypeCode", "380")
+    _sub(root, "cbc:DocumentCurrencyCode", invoice.currency)
+    _ubl_party(root, "cac:AccountingSupplierParty", invoice.issuer)
+    _ubl_party(root, "cac:AccountingCustomerParty", invoice.customer)
+    _sub(_sub(root, "cac:PaymentTerms"), "cbc:Note", invoice.payment_terms)
+    tax_total = _sub(root, "cac:TaxTotal")
+    _sub(tax_total, "cbc:TaxAmount", _amount(invoice.tax_amount), **currency)
+    subtotal = _sub(tax_total, "cac:TaxSubtotal")
+    _sub(subtotal, "cbc:TaxableAmount", _amount(invoice.subtotal), **currency)
+    _sub(subtotal, "cbc:TaxAmount", _amount(invoice.tax_amount), **currency)
+    category = _sub(subtotal, "cac:TaxCategory")
+    _sub(category, "cbc:ID", "S")
+    _sub(category, "cbc:Percent", percent)
+    _sub(_sub(category, "cac:TaxScheme"), "cbc:ID", "VAT")
+    totals = _sub(root, "cac:LegalMonetaryTotal")
+    line_total = sum((item.total_price for item in invoice.items), Decimal(0))
+    _sub(totals, "cbc:LineExtensionAmount", _amount(line_total), **currency)
+    _sub(totals, "cbc:TaxExclusiveAmount", _amount(invoice.subtotal), **currency)
+    _sub(totals, "cbc:TaxInclusiveAmount", _amount(invoice.total_amount), **currency)
+    _sub(totals, "cbc:PayableAmount", _amount(invoice.total_amount), **currency)
+    for number, item in enumerate(invoice.items, start=1):
+        line = _sub(root, "cac:InvoiceLine")
+        _sub(line, "cbc:ID", str(number))
+        _sub(line, "cbc:InvoicedQuantity", _quantity(item.quantity), unitCode=item.unit_code)
+        _sub(line, "cbc:LineExtensionAmount", _amount(item.total_price), **currency)
+        product = _sub(line, "cac:Item")
+        _sub(product, "cbc:Name", item.description)
+        tax = _sub(product, "cac:ClassifiedTaxCategory")
+        _sub(tax, "cbc:ID", "S")
+        _sub(tax, "cbc:Percent", percent)
+        _sub(_sub(tax, "cac:TaxScheme"), "cbc:ID", "VAT")
+        _sub(_sub(line, "cac:Price"), "cbc:PriceAmount", _amount(item.unit_price), **currency)
+
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'.encode()
+
+
+# Registered once so ElementTree writes the prefixes e-invoice readers expect (rsm:, ram:, cbc: ...).
+for _prefix, _uri in (
+    ("rsm", _RSM),
+    ("ram", _RAM),
+    ("udt", _UDT),
+    ("qdt", _QDT),
+    ("ubl", _UBL),
+    ("cac", _CAC),
+    ("cbc", _CBC),
+):
     ET.register_namespace(_prefix, _uri)
 
 
@@ -468,7 +604,8 @@ def _fmt(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
-def _render_pdf(invoice: SampleInvoice, iban: str) -> bytes:
+def _render_pdf(invoice: SampleInvoice, iban: str, attachment: tuple[str, bytes] | None) -> bytes:
+    """The invoice drawn as a PDF; ``attachment`` (name, XML) is embedded as its e-invoice data."""
     stamp = datetime.combine(invoice.issue_date, time(9, 0), tzinfo=timezone.utc)
     key = f"{invoice.issuer.name}|{invoice.path.name}|{invoice.issue_date}|{invoice.total_amount}"
     pdf = _InvoicePDF(file_id=hashlib.md5(key.encode(), usedforsecurity=False).hexdigest().upper())
@@ -589,12 +726,13 @@ def _render_pdf(invoice: SampleInvoice, iban: str) -> bytes:
         new_x="LMARGIN",
         new_y="NEXT",
     )
-    if invoice.embedded:
+    if attachment is not None:
+        kind = "a Factur-X invoice" if attachment[0] == FACTURX_FILENAME else "an e-invoice"
         pdf.ln(2)
         pdf.multi_cell(
             width,
             4.5,
-            f"This document is a Factur-X invoice: its data is attached as {FACTURX_FILENAME}.",
+            f"This document is {kind}: its data is attached as {attachment[0]}.",
             new_x="LMARGIN",
             new_y="NEXT",
         )
@@ -605,18 +743,39 @@ def _render_pdf(invoice: SampleInvoice, iban: str) -> bytes:
         width, 4, "Sample invoice generated for the airflow-provider-vlm demo. All companies are fictional."
     )
 
-    if invoice.embedded:
+    if attachment is not None:
+        name, xml = attachment
         pdf.embed_file(
-            bytes=build_facturx_xml(invoice),
-            basename=FACTURX_FILENAME,
+            bytes=xml,
+            basename=name,
             mime_type="text/xml",
-            desc="Factur-X invoice data (EN 16931)",
+            desc="Factur-X invoice data (EN 16931)"
+            if name == FACTURX_FILENAME
+            else "Invoice data (EN 16931)",
             modification_date=stamp,
             creation_date=stamp,
             associated_file_relationship="Data",
         )
-        pdf.set_xmp_metadata(_XMP_FACTURX)
+        if name == FACTURX_FILENAME:
+            pdf.set_xmp_metadata(_XMP_FACTURX)
     return bytes(pdf.output())
+
+
+def write_invoice(
+    invoice: SampleInvoice,
+    iban: str = "DE02 1001 0010 0123 4567 89",
+    attachment: tuple[str, bytes] | None = None,
+) -> Path:
+    """Draw ``invoice`` to ``invoice.path``; embed ``attachment`` (name, XML bytes) if given.
+
+    ``None`` embeds the Factur-X XML when ``invoice.embedded`` and nothing otherwise; pass
+    ``(UBL_FILENAME, build_ubl_xml(invoice))`` for an XRechnung, or deliberately broken bytes.
+    """
+    if attachment is None and invoice.embedded:
+        attachment = (FACTURX_FILENAME, build_facturx_xml(invoice))
+    invoice.path.parent.mkdir(parents=True, exist_ok=True)
+    invoice.path.write_bytes(_render_pdf(invoice, iban, attachment))
+    return invoice.path
 
 
 # --------------------------------------------------------------------------- public API
@@ -669,7 +828,7 @@ def generate_samples(
         path = folder / f"INV-{day:%Y%m%d}-{index + 1:03d}.pdf"
         embedded = embed_every > 0 and index % embed_every == 0
         invoice = _make_invoice(rng, path, day, invoice_id, issuer, embedded, defects.get(index))
-        path.write_bytes(_render_pdf(invoice, issuer.iban))
+        write_invoice(invoice, issuer.iban)
         invoices.append(invoice)
 
     pattern = re.compile(rf"INV-{day:%Y%m%d}-\d{{3}}\.pdf")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import INVOICES
+from tests.invoices import InvoiceSet
 
 from .conftest import RunDag, make_documents, read_results
 
@@ -226,17 +226,14 @@ def test_response_model_failures_are_reported_per_input(run_dag: RunDag, dev: An
     assert all(r["prediction_id"] and "StrictTotal at $.total" in r["error"] for r in rows), rows[0]
 
 
-GOOD = sorted((INVOICES / "zugferd" / "correct").glob("*.pdf"))[:6]
-BROKEN_XML = sorted((INVOICES / "zugferd" / "fail").glob("*invalid-xml*.pdf"))
-OTHER_FAIL = sorted((INVOICES / "zugferd" / "fail").glob("*FNFE*.pdf"))[:2]
-
-
-@pytest.mark.skipif(not GOOD or not BROKEN_XML, reason="real invoices not found next to the project")
-def test_real_invoices_with_broken_ones(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
-    not_pdf = tmp_path / "notes.pdf"
-    not_pdf.write_text("this is not a PDF\n")
+def test_invoices_with_broken_ones(
+    run_dag: RunDag, dev: Any, tmp_path: Path, invoice_set: InvoiceSet
+) -> None:
+    good = invoice_set.good  # e-invoices (CII, UBL) and text-only PDFs
+    broken = [invoice_set.broken_xml, invoice_set.truncated]
+    not_pdf, empty = invoice_set.not_pdf, invoice_set.empty
     missing = tmp_path / "missing.pdf"
-    inputs = [str(p) for p in [*GOOD, *BROKEN_XML, *OTHER_FAIL, not_pdf, missing]]
+    inputs = [str(p) for p in [*(i.path for i in good), *broken, not_pdf, empty, missing]]
     out = tmp_path / "out"
     dev.faults(processing_time=0.3)
     result = run_dag(
@@ -250,17 +247,21 @@ def test_real_invoices_with_broken_ones(run_dag: RunDag, dev: Any, tmp_path: Pat
     # max_failed_fraction=0.5: the same outcome is tolerated
     assert result.task("tolerant")["state"] == "success", result.tail()
     summary = result.xcom("tolerant")
-    bad = {str(p) for p in [*BROKEN_XML, not_pdf, missing]}
+    bad = {str(p) for p in [*broken, not_pdf, empty, missing]}
     assert summary["total"] == len(inputs)
-    assert summary["counts"] == {"completed": len(inputs) - len(bad), "failed": len(bad) - 1, "invalid": 1}
+    assert summary["counts"] == {"completed": len(inputs) - len(bad), "failed": len(bad) - 2, "invalid": 2}
     assert {f["input"] for f in summary["failed_inputs"]} == bad
     for folder in (out / "strict", out / "tolerant"):
         rows = {r["input"]: r for r in read_results(folder)}
         assert set(rows) == set(inputs)
         assert rows[str(missing)]["status"] == "invalid" and "not found" in rows[str(missing)]["error"]
+        assert rows[str(empty)]["status"] == "invalid" and "empty" in rows[str(empty)]["error"]
         assert rows[str(not_pdf)]["status"] == "failed" and rows[str(not_pdf)]["prediction_id"]
-        assert "broken" in rows[str(BROKEN_XML[0])]["error"]
-        for good in GOOD:
-            row = rows[str(good)]
-            assert row["status"] == "completed" and row["response"]["invoice_id"], row
+        assert "the embedded invoice XML is broken" in rows[str(invoice_set.broken_xml)]["error"]
+        assert "the PDF cannot be read" in rows[str(invoice_set.truncated)]["error"]
+        for invoice in good:
+            row = rows[str(invoice.path)]
+            assert row["status"] == "completed", row
+            assert row["response"]["invoice_id"] == invoice.invoice_id
+            assert row["response"]["total_amount"] == float(invoice.total_amount)
         assert json.loads((folder / "summary.json").read_text())["failed_total"] == len(bad)

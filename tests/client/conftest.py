@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_vlm.client import VlmClient
-from tests.conftest import INVOICES
+from tests.invoices import InvoiceSet
 
 
 @pytest.fixture
@@ -16,8 +16,9 @@ def client(dev) -> Iterator[VlmClient]:
 
 
 @pytest.fixture
-def invoice_pdf() -> Path:
-    return INVOICES / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Einfach.pdf"
+def invoice_pdf(invoice_set: InvoiceSet) -> Path:
+    """The generated Factur-X invoice: number 471102, total 529.87."""
+    return invoice_set.primary.path
 
 
 def route_count(stats: dict, route: str) -> int:

@@ -10,24 +10,24 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import INVOICES, ROOT
+from tests.conftest import ROOT
+from tests.invoices import InvoiceSet
 
 DOC = ROOT / "docs" / "client.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
-ZUGFERD = INVOICES / "zugferd" / "correct"
-EINFACH = "XML-Rechnung__FX__EN16931_Einfach.pdf"
 
 
-def test_every_client_doc_example_runs(dev, tmp_path: Path, monkeypatch) -> None:
+def test_every_client_doc_example_runs(dev, tmp_path: Path, monkeypatch, invoice_set: InvoiceSet) -> None:
     from PIL import Image
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_VLM_DEFAULT",
         json.dumps({"conn_type": "vlm", "host": dev.base_url, "password": dev.api_key}),
     )
-    (tmp_path / "invoice.pdf").symlink_to(ZUGFERD / EINFACH)
-    (tmp_path / "credit-note.pdf").symlink_to(ZUGFERD / "XML-Rechnung__FX__EN16931_Gutschrift.pdf")
-    with Image.open(INVOICES / "invoice2data" / "AmazonWebServices.png") as png:
+    invoice = invoice_set.primary.path
+    (tmp_path / "invoice.pdf").symlink_to(invoice)
+    (tmp_path / "credit-note.pdf").symlink_to(invoice_set.xrechnung.path)
+    with Image.open(invoice_set.image) as png:
         png.convert("RGB").save(tmp_path / "image.jpg", format="JPEG")
     monkeypatch.chdir(tmp_path)
 
@@ -54,7 +54,7 @@ def test_every_client_doc_example_runs(dev, tmp_path: Path, monkeypatch) -> None
         r"image completed True",
         r"document audio video completed",
         r"True",  # cached file
-        rf"{(ZUGFERD / EINFACH).stat().st_size} True",  # the stored file is the invoice
+        rf"{invoice.stat().st_size} True",  # the stored file is the invoice
         r"True",  # domains
         r"\['amount_paid', 'balance_due'\] Invoice",
         r"True",  # healthcheck

@@ -12,7 +12,18 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from vlm_demo.samples import BAD_KINDS, FACTURX_FILENAME, generate_samples, main
+from tests.invoices import REAL_INVOICES, needs_real_invoices
+from vlm_demo.samples import (
+    BAD_KINDS,
+    FACTURX_FILENAME,
+    UBL_FILENAME,
+    Party,
+    build_ubl_xml,
+    compose_invoice,
+    generate_samples,
+    main,
+    write_invoice,
+)
 from vlm_demo.validation import validate_invoice
 
 DAY = date(2026, 1, 15)
@@ -334,10 +345,75 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         main([str(tmp_path), "--count", "1", "--bad", "2"])
 
 
-ZUGFERD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "invoices" / "zugferd" / "correct"
+def _composed(path: Path) -> Any:
+    return compose_invoice(
+        path,
+        invoice_id="T-1",
+        issuer=Party("Seller AG", "Hauptstrasse 1", "8001", "Zuerich", "CH", "CHE-123.456.789"),
+        customer=Party("Buyer Ltd", "1 High Street", "SW1A 1AA", "London", "GB"),
+        issue_date=date(2026, 3, 2),
+        currency="CHF",
+        tax_rate=Decimal("0.081"),
+        lines=[
+            ("Audit", Decimal("2.5"), "h", "HUR", Decimal("180.00")),
+            ("Report", Decimal(1), "pcs", "C62", Decimal("99.95")),
+        ],
+        payment_days=10,
+    )
 
 
-@pytest.mark.skipif(not ZUGFERD.is_dir(), reason="real e-invoice corpus not present next to the project")
+def test_composed_invoice_adds_up_and_its_ubl_states_it(tmp_path: Path) -> None:
+    invoice = _composed(tmp_path / "a.pdf")
+    assert [i.total_price for i in invoice.items] == [Decimal("450.00"), Decimal("99.95")]
+    assert (invoice.subtotal, invoice.tax_amount, invoice.total_amount) == (
+        Decimal("549.95"),
+        Decimal("44.55"),
+        Decimal("594.50"),
+    )
+    assert invoice.due_date == date(2026, 3, 12) and invoice.payment_terms == "Net 10 days"
+    root = ET.fromstring(build_ubl_xml(invoice))
+    assert _local(root.tag) == "Invoice"
+    assert root.findtext("{*}ID") == "T-1" and root.findtext("{*}DueDate") == "2026-03-12"
+    assert root.findtext("{*}DocumentCurrencyCode") == "CHF"
+    assert root.findtext("{*}AccountingSupplierParty/{*}Party/{*}PartyName/{*}Name") == "Seller AG"
+    assert root.findtext("{*}LegalMonetaryTotal/{*}TaxInclusiveAmount") == "594.50"
+    lines = root.findall("{*}InvoiceLine")
+    assert [(x.findtext("{*}InvoicedQuantity"), x.findtext("{*}LineExtensionAmount")) for x in lines] == [
+        ("2.5", "450.00"),
+        ("1", "99.95"),
+    ]
+
+
+def test_write_invoice_embeds_the_attachment_given(tmp_path: Path) -> None:
+    invoice = _composed(tmp_path / "ubl.pdf")
+    xml = build_ubl_xml(invoice)
+    write_invoice(invoice, attachment=(UBL_FILENAME, xml))
+    first = invoice.path.read_bytes()
+    assert PdfReader(invoice.path).attachments == {UBL_FILENAME: [xml]}
+    write_invoice(invoice, attachment=(UBL_FILENAME, xml))
+    assert invoice.path.read_bytes() == first  # reproducible
+    plain = compose_invoice(**{**_fields(invoice), "path": tmp_path / "plain.pdf", "embedded": False})
+    write_invoice(plain)
+    assert PdfReader(plain.path).attachments == {}
+    assert "Invoice number: T-1" in PdfReader(plain.path).pages[0].extract_text()
+
+
+def _fields(invoice: Any) -> dict[str, Any]:
+    return {
+        "invoice_id": invoice.invoice_id,
+        "issuer": invoice.issuer,
+        "customer": invoice.customer,
+        "issue_date": invoice.issue_date,
+        "currency": invoice.currency,
+        "tax_rate": invoice.tax_rate,
+        "lines": [(i.description, i.quantity, i.unit, i.unit_code, i.unit_price) for i in invoice.items],
+    }
+
+
+ZUGFERD = REAL_INVOICES / "zugferd" / "correct"
+
+
+@needs_real_invoices
 def test_real_einvoices_pass_header_checks() -> None:
     """Correct real e-invoices (ZUGFeRD 2 / Factur-X / XRechnung) never draw a header complaint.
 

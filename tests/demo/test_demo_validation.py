@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.invoices import REAL_INVOICES, needs_real_invoices
 from vlm_demo.validation import (
     REQUIRED_FIELDS,
     UNKNOWN_ISSUER,
@@ -15,8 +15,6 @@ from vlm_demo.validation import (
     summarize_by_issuer,
     validate_invoice,
 )
-
-REAL_INVOICES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "invoices"
 
 
 def good_invoice(**overrides: Any) -> dict[str, Any]:
@@ -255,7 +253,7 @@ REAL_EXPECTED: dict[str, list[str]] = {
 }
 
 
-@pytest.mark.skipif(not REAL_INVOICES.is_dir(), reason="real invoice corpus not present next to the project")
+@needs_real_invoices
 @pytest.mark.parametrize("name", sorted(REAL_EXPECTED))
 def test_real_invoice_ground_truth(name: str) -> None:
     truth = json.loads((REAL_INVOICES / "invoice2data" / f"{name}.json").read_text())[0]
@@ -267,7 +265,7 @@ def test_real_invoice_ground_truth(name: str) -> None:
         assert any("but total_amount is" in problem for problem in misread)
 
 
-@pytest.mark.skipif(not REAL_INVOICES.is_dir(), reason="real invoice corpus not present next to the project")
+@needs_real_invoices
 def test_real_invoices_summary() -> None:
     rows = []
     for name in sorted(REAL_EXPECTED):

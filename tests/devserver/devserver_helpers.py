@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import struct
 import zlib
-from pathlib import Path
 from typing import Any
 
 import httpx
-
-# Same as INVOICES in tests/conftest.py (that module is shadowed by this folder's conftest).
-INVOICES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "invoices"
 
 
 def make_pdf(pages: list[str]) -> bytes:

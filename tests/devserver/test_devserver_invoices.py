@@ -1,5 +1,8 @@
 """The invoice engine against the real invoices in ``../shared/data/invoices`` (never copied here).
 
+They are an extra: without them this module skips, and ``test_devserver_generated_invoices.py``
+proves the same paths on the suite's generated invoices.
+
 Expected values are read from each PDF's embedded XML independently of the engine (pypdf plus
 ElementTree's ``{*}`` wildcards), so the test checks the mapping, not itself.
 """
@@ -16,8 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-from devserver_helpers import INVOICES, upload
+from devserver_helpers import upload
 from pypdf import PdfReader
+
+from tests.invoices import REAL_INVOICES as INVOICES
+from tests.invoices import needs_real_invoices
 
 CORRECT = sorted((INVOICES / "zugferd" / "correct").glob("*.pdf"))
 FAIL = sorted((INVOICES / "zugferd" / "fail").glob("*.pdf"))
@@ -26,7 +32,7 @@ TEXT_LAYER = sorted((INVOICES / "invoice2data").glob("*.pdf"))
 # its "invoice_number" in the JSON is printed next to "Kundennr.", with no invoice-number label).
 ID_IN_TEXT = {"AmazonWebServices", "AzureInterior", "FlipkartInvoice", "coolblue1", "oyo"}
 
-pytestmark = pytest.mark.skipif(not CORRECT, reason="shared invoices not found beside the project")
+pytestmark = needs_real_invoices
 
 
 @pytest.fixture(scope="module")

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
-from devserver_helpers import INVOICES, make_pdf, upload
+from devserver_helpers import make_pdf, upload
 from pydantic import BaseModel, Field, ValidationError
 from pypdf import PdfReader
 
 from airflow_provider_vlm.devserver import shaping
-
-INVOICE = INVOICES / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Einfach.pdf"
-needs_invoice = pytest.mark.skipif(
-    not INVOICE.exists(), reason="shared invoices not found beside the project"
-)
+from tests.invoices import InvoiceSet
 
 
 class InvoiceSummary(BaseModel):
@@ -34,14 +31,20 @@ class InvoiceSummary(BaseModel):
 
 
 class SmallInvoice(BaseModel):
-    """A model the real invoice cannot satisfy: its total is far above the bound."""
+    """A model the invoice cannot satisfy: its total is far above the bound."""
 
     invoice_id: str
     total_amount: float = Field(lt=1)
 
 
-def _facts() -> dict[str, str]:
-    xml = PdfReader(io.BytesIO(INVOICE.read_bytes())).attachments["factur-x.xml"][0]
+@pytest.fixture
+def invoice(invoice_set: InvoiceSet) -> Path:
+    """The generated Factur-X invoice (a real embedded CII XML, read below on its own)."""
+    return invoice_set.primary.path
+
+
+def _facts(invoice: Path) -> dict[str, str]:
+    xml = PdfReader(io.BytesIO(invoice.read_bytes())).attachments["factur-x.xml"][0]
     root = ET.fromstring(xml)
     return {
         "id": root.findtext("{*}ExchangedDocument/{*}ID", "").strip(),
@@ -60,10 +63,9 @@ def _generate(
     return body["response"]
 
 
-@needs_invoice
-def test_user_model_on_a_real_einvoice_gets_its_real_id_and_total(api: httpx.Client) -> None:
-    facts = _facts()
-    file_id = upload(api, INVOICE.read_bytes(), INVOICE.name)["id"]
+def test_user_model_on_an_einvoice_gets_its_real_id_and_total(api: httpx.Client, invoice: Path) -> None:
+    facts = _facts(invoice)
+    file_id = upload(api, invoice.read_bytes(), invoice.name)["id"]
     response = _generate(api, file_id, InvoiceSummary.model_json_schema())
     summary = InvoiceSummary.model_validate(response)
     assert summary.invoice_id == facts["id"] == summary.invoice_number
@@ -83,19 +85,19 @@ def test_user_model_on_a_real_einvoice_gets_its_real_id_and_total(api: httpx.Cli
     assert mark["fields"]["typed"] == ["reviewed", "pages"]
 
 
-@needs_invoice
-def test_a_model_the_response_cannot_satisfy_fails_with_the_field_path(api: httpx.Client) -> None:
-    file_id = upload(api, INVOICE.read_bytes(), INVOICE.name)["id"]
+def test_a_model_the_response_cannot_satisfy_fails_with_the_field_path(
+    api: httpx.Client, invoice: Path
+) -> None:
+    file_id = upload(api, invoice.read_bytes(), invoice.name)["id"]
     response = _generate(api, file_id, SmallInvoice.model_json_schema())
     with pytest.raises(ValidationError) as caught:
         SmallInvoice.model_validate(response)
     errors = caught.value.errors()
     assert [e["loc"] for e in errors] == [("total_amount",)]
-    assert response["total_amount"] == pytest.approx(float(_facts()["total"]))
+    assert response["total_amount"] == pytest.approx(float(_facts(invoice)["total"]))
 
 
-@needs_invoice
-def test_nested_items_are_mapped_by_meaning(api: httpx.Client) -> None:
+def test_nested_items_are_mapped_by_meaning(api: httpx.Client, invoice: Path) -> None:
     schema = {
         "type": "object",
         "properties": {
@@ -112,10 +114,10 @@ def test_nested_items_are_mapped_by_meaning(api: httpx.Client) -> None:
         "required": ["number", "line_items"],
         "additionalProperties": False,
     }
-    file_id = upload(api, INVOICE.read_bytes(), INVOICE.name)["id"]
+    file_id = upload(api, invoice.read_bytes(), invoice.name)["id"]
     response = _generate(api, file_id, schema)
     jsonschema.validate(response, schema)  # additionalProperties false: no marker added
-    assert response["number"] == _facts()["id"]
+    assert response["number"] == _facts(invoice)["id"]
     assert response["line_items"] and all(item["name"] for item in response["line_items"])
 
 

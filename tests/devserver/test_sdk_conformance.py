@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devserver_helpers import INVOICES
 from pypdf import PdfReader
+
+from tests.invoices import InvoiceSet
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("sdk_conformance.py")
 SDK_REQUIREMENT = "vlmrun==0.9.*"
-INVOICE = INVOICES / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Einfach.pdf"
 
 
 def _sdk_python() -> str:
@@ -39,14 +39,14 @@ def _sdk_python() -> str:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.skipif(not INVOICE.exists(), reason="shared invoices not found beside the project")
-def test_official_sdk_drives_the_dev_server(dev: Any) -> None:
+def test_official_sdk_drives_the_dev_server(dev: Any, invoice_set: InvoiceSet) -> None:
     python = _sdk_python()
     dev.reset(state=True)  # the SDK's file checks expect a store without other tests' uploads
-    xml = PdfReader(io.BytesIO(INVOICE.read_bytes())).attachments["factur-x.xml"][0]
+    invoice = invoice_set.primary.path
+    xml = PdfReader(io.BytesIO(invoice.read_bytes())).attachments["factur-x.xml"][0]
     expected_id = ET.fromstring(xml).findtext("{*}ExchangedDocument/{*}ID", "").strip()
     result = subprocess.run(
-        [python, str(SCRIPT), dev.base_url, dev.api_key, str(INVOICE), expected_id],
+        [python, str(SCRIPT), dev.base_url, dev.api_key, str(invoice), expected_id],
         capture_output=True,
         text=True,
         timeout=300,

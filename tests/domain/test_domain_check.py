@@ -12,9 +12,7 @@ import pytest
 from airflow_provider_vlm.client import UnknownDomainError, VlmClient, VlmInputError
 from airflow_provider_vlm.client.errors import TaskRetry
 from airflow_provider_vlm.operators._domain import check_domain, suggest
-
-INVOICES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "invoices"
-INVOICE = INVOICES / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Einfach.pdf"
+from tests.invoices import InvoiceSet
 
 
 @pytest.fixture
@@ -68,14 +66,12 @@ def test_a_passing_failure_of_the_list_does_not_fail_the_task(
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.skipif(not INVOICE.exists(), reason="shared invoices not found beside the project")
 def test_typo_domain_fails_the_first_try_with_no_upload_and_no_prediction(
-    dev: Any, airflow_home: Path
+    dev: Any, airflow_home: Path, invoice_set: InvoiceSet
 ) -> None:
     dev.reset(state=True)
-    result = _harness.run_dag(
-        airflow_home, dev.base_url, dev.api_key, "vlm_domain_typo", env={"VLM_TEST_INVOICE": str(INVOICE)}
-    )
+    env = {"VLM_TEST_INVOICE": str(invoice_set.primary.path)}
+    result = _harness.run_dag(airflow_home, dev.base_url, dev.api_key, "vlm_domain_typo", env=env)
     ti = result.task("extract")
     assert ti["state"] == "failed", result.tail()
     assert ti["try_number"] == 1, result.tail()  # retries=2, but the default policy fails it at once

@@ -14,13 +14,9 @@ import pytest
 
 from airflow_provider_vlm import metrics
 from tests.cluster import LocalAirflow
+from tests.invoices import generated
 
-ROOT = Path(__file__).resolve().parents[2]
-INVOICES = ROOT.parent / "shared" / "data" / "invoices" / "zugferd" / "correct"
-PICKED = [
-    INVOICES / "XML-Rechnung__FX__EN16931_Miete.pdf",
-    INVOICES / "XML-Rechnung__FX__EN16931_Rabatte.pdf",
-]
+PICKED = [invoice.path for invoice in generated().einvoices[1:3]]
 SECRET = "sk-e2e-taskflow-3b9f"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]

@@ -16,17 +16,9 @@ from typing import Any
 import pytest
 
 from tests.cluster import LocalAirflow
+from tests.invoices import generated
 
-ROOT = Path(__file__).resolve().parents[2]
-INVOICE = (
-    ROOT.parent
-    / "shared"
-    / "data"
-    / "invoices"
-    / "zugferd"
-    / "correct"
-    / "XML-Rechnung__FX__EN16931_Einfach.pdf"
-)
+INVOICE = generated().primary.path
 SECRET = "sk-e2e-secret-5e1d0c9b"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]

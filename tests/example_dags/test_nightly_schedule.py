@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from tests.cluster import LocalAirflow
-from tests.conftest import EXAMPLES, INVOICES
+from tests.conftest import EXAMPLES
+from tests.invoices import InvoiceSet
 
 NIGHTS = ["2026-11-17", "2026-11-18", "2026-11-19"]
 DAG_ID = "vlm_nightly_invoices"
@@ -37,9 +38,9 @@ def test_the_0200_run_covers_the_previous_day() -> None:
     assert run_logical_date(datetime(2026, 11, 20).date()) == "2026-11-21T02:00:00+00:00"
 
 
-def _stage_nights(inbox: Path) -> dict[str, list[str]]:
-    """Two different real invoices per night, so each night's results name their own files."""
-    pdfs = sorted((INVOICES / "zugferd" / "correct").glob("*.pdf"))
+def _stage_nights(inbox: Path, invoice_set: InvoiceSet) -> dict[str, list[str]]:
+    """Two different invoices per night, so each night's results name their own files."""
+    pdfs = [invoice.path for invoice in invoice_set.good]
     staged: dict[str, list[str]] = {}
     for i, night in enumerate(NIGHTS):
         folder = inbox / night
@@ -61,12 +62,12 @@ def _runs(airflow: LocalAirflow) -> list[tuple[Any, ...]]:
 
 @pytest.mark.e2e
 @pytest.mark.timeout(900)
-def test_backfill_three_nights_then_clear_one(tmp_path: Path) -> None:
+def test_backfill_three_nights_then_clear_one(tmp_path: Path, invoice_set: InvoiceSet) -> None:
     pytest.importorskip("psycopg2", reason="needs the soak extra (PostgreSQL driver)")
     from soak.deploy import Deployment, Settings
 
     inbox, output = tmp_path / "inbox", tmp_path / "output"
-    staged = _stage_nights(inbox)
+    staged = _stage_nights(inbox, invoice_set)
     # A DAGs folder with the nightly DAG alone; its demo helpers stay importable from the examples.
     dags = tmp_path / "dags"
     dags.mkdir()

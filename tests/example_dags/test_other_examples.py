@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import EXAMPLES
+from tests.invoices import InvoiceSet
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "tests" / "dags"
@@ -107,13 +108,9 @@ def test_submit_then_sense_collects_every_prediction(example_home: Path, dev: An
 
 @pytest.mark.timeout(150)
 def test_mapped_documents_one_record_per_file(
-    example_home: Path, dev: Any, invoices_dir: Path, tmp_path: Path
+    example_home: Path, dev: Any, invoice_set: InvoiceSet, tmp_path: Path
 ) -> None:
-    picked = [
-        invoices_dir / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Miete.pdf",
-        invoices_dir / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Rabatte.pdf",
-        invoices_dir / "invoice2data" / "AmazonWebServices.pdf",
-    ]
+    picked = invoice_set.mapped
     source = tmp_path / "inbox"
     source.mkdir()
     for pdf in picked:
@@ -133,12 +130,11 @@ def test_mapped_documents_one_record_per_file(
 
 @pytest.mark.timeout(150)
 def test_taskflow_invoices_totals_from_responses(
-    example_home: Path, dev: Any, invoices_dir: Path, tmp_path: Path
+    example_home: Path, dev: Any, invoice_set: InvoiceSet, tmp_path: Path
 ) -> None:
-    picked = [
-        invoices_dir / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Miete.pdf",
-        invoices_dir / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Rabatte.pdf",
-    ]
+    invoices = invoice_set.einvoices[1:3]
+    assert [i.currency for i in invoices] == ["GBP", "EUR"]
+    picked = [i.path for i in invoices]
     source = tmp_path / "inbox"
     source.mkdir()
     for pdf in picked:
@@ -151,5 +147,5 @@ def test_taskflow_invoices_totals_from_responses(
     for record in records:
         currency = record["response"]["currency"]
         expected[currency] = round(expected.get(currency, 0.0) + float(record["response"]["total_amount"]), 2)
-    assert result.xcom("totals") == expected and all(v > 0 for v in expected.values())
+    assert result.xcom("totals") == expected == {i.currency: float(i.total_amount) for i in invoices}
     assert dev.stats()["predictions_created"] == len(picked)

@@ -26,5 +26,5 @@ def bad_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def run_dag(dev: Any, airflow_home: Path, bad_file: Path) -> RunDag:
     """``run_dag(dag_id, conf=..., clear_rerun=...)`` against the session's dev server."""
-    assert INVOICE.exists(), "the real invoices must be in ../shared/data/invoices next to the project"
+    assert INVOICE.exists(), INVOICE
     return runner(airflow_home, dev.base_url, dev.api_key, bad_file)

@@ -17,7 +17,7 @@ from vlm_dag_support import INVOICE, RunDag, runner
 pytestmark = pytest.mark.timeout(240)
 
 RECORD_KEYS = {"id", "status", "type", "domain", "created_at", "completed_at", "response", "usage"}
-INVOICE_ID = "471102"  # the id in the real invoice's embedded XML
+INVOICE_ID = "471102"  # the id in the generated invoice's embedded XML
 
 
 def _ok(result: Any) -> dict[str, Any]:

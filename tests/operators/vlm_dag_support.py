@@ -1,4 +1,4 @@
-"""Shared by the DAG-level tests: where the real invoices are and how a test DAG is run."""
+"""Shared by the DAG-level tests: which invoices they submit and how a test DAG is run."""
 
 from __future__ import annotations
 
@@ -14,13 +14,11 @@ if str(DAGS) not in sys.path:
 
 import _harness  # noqa: E402
 
-INVOICES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "invoices"
-INVOICE = INVOICES / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Einfach.pdf"
-MAPPED = [
-    INVOICES / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Miete.pdf",
-    INVOICES / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Rabatte.pdf",
-    INVOICES / "invoice2data" / "AmazonWebServices.pdf",
-]
+from tests.invoices import generated  # noqa: E402
+
+# The generated set (tests/invoices.py): the Factur-X invoice 471102, and three others to map over.
+INVOICE = generated().primary.path
+MAPPED = generated().mapped
 
 RunDag = Callable[..., _harness.DagResult]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import INVOICES
+from tests.invoices import generated
 
 DAGS = Path(__file__).resolve().parent / "dags"
 HARNESS_DIR = Path(__file__).resolve().parents[1] / "dags"
@@ -22,7 +22,7 @@ import _harness  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 
-INVOICE = INVOICES / "zugferd" / "correct" / "XML-Rechnung__FX__EN16931_Einfach.pdf"
+INVOICE = generated().primary.path
 LINK_KEY = "_link_VlmPredictionLink"
 SUMMARY = re.compile(
     r"prediction (\S+) completed after \d+ s, waited \d+ s, (\d+(\.\d+)? credits?|credits not reported)"
