@@ -1,7 +1,7 @@
 """autocast at nightly scale: the batch's collect step with and without response validation.
 
 Run: ``python bench/autocast_collect.py`` (``BENCH_N``, default 10,000; ``BENCH_ROUNDS``, default 3).
-It starts its own dev server, extracts one real invoice to get a real ``document.invoice``
+It starts its own dev server, extracts one invoice (``sample_invoice.py``) to get a real ``document.invoice``
 response, makes the server complete ``BENCH_N`` predictions with that response (URL inputs, no
 uploads), then times ``GenerateBatchOperator``'s collect step (list pages, result rows written to
 ``results.jsonl``, state written back) over all of them: without ``autocast`` (the baseline) and
@@ -19,10 +19,10 @@ import os
 import statistics
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
+from sample_invoice import sample_invoice
 
 from airflow_provider_vlm.client import AsyncVlmClient, VlmClient
 from airflow_provider_vlm.devserver.process import running
@@ -37,9 +37,6 @@ DOMAIN = "document.invoice"
 N = int(os.environ.get("BENCH_N", "10000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 OLD_SAMPLE = int(os.environ.get("BENCH_OLD_SAMPLE", "200"))
-INVOICE_DIR = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "invoices" / "zugferd" / "correct"
-)
 log = logging.getLogger("bench")
 
 
@@ -106,7 +103,7 @@ def old_per_response(schema: dict[str, Any], response: Any) -> float:
 
 
 def main() -> None:
-    invoice = sorted(INVOICE_DIR.glob("*.pdf"))[0]
+    invoice = sample_invoice()
     with running("--api-key", API_KEY, "--processing-time", "0") as server:
         client = VlmClient(API_KEY, server.base_url)
         real = client.document.generate(domain=DOMAIN, file=invoice, batch=False)

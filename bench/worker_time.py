@@ -52,18 +52,11 @@ import psutil
 from airflow_provider_vlm.devserver.process import running
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sample_invoice import sample_invoice
+
 from tests.cluster import LocalAirflow, running_airflow
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_FILE = (
-    ROOT.parent
-    / "shared"
-    / "data"
-    / "invoices"
-    / "zugferd"
-    / "correct"
-    / "XML-Rechnung__FX__EN16931_Einfach.pdf"
-)
 SDK_REQUIREMENT = "vlmrun==0.9.*"
 KEY = "bench-key"
 TITLE = "airflow worker -- "
@@ -328,10 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--processing-time", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=3, help="runs per mode, interleaved (default 3)")
-    parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="the document to extract")
+    parser.add_argument(
+        "--file", type=Path, help="the document to extract (default: bench/sample_invoice.py's invoice)"
+    )
     parser.add_argument("--sdk-python", help="interpreter with vlmrun installed (default: .venv-sdk/)")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     args = parser.parse_args(argv)
+    args.file = args.file or sample_invoice()
     if not args.file.is_file():
         parser.error(f"--file {args.file} does not exist; give a PDF invoice")
 

@@ -1,6 +1,8 @@
-"""The soak's inputs: real e-invoices made unique, some broken ones, and where they are stored.
+"""The soak's inputs: e-invoices made unique, some broken ones, and where they are stored.
 
-Each copy of a real invoice gets a PDF comment with its own serial after the end-of-file marker:
+The invoices are the real public ones when they are beside the project (``../shared/data/
+invoices``, an optional extra), else a seeded set drawn by the demo's generator (Factur-X and
+text-only PDFs), so the soak runs on a bare clone. Each copy of an invoice gets a PDF comment with its own serial after the end-of-file marker:
 PDF readers ignore it, and its md5 differs, so the dev server stores and extracts every copy as
 a file of its own (no upload dedupe hides a lost input). About one input in fifty is broken: not
 a PDF at all, or a PDF cut in half. A broken input must still end as a result line (a failed
@@ -10,12 +12,16 @@ one), never disappear.
 from __future__ import annotations
 
 import random
+import sys
+import tempfile
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 INVOICES = ROOT.parent / "shared" / "data" / "invoices" / "zugferd" / "correct"
+GENERATED_COUNT = 24
 #: Larger PDFs only slow the dev server's text extraction down; the soak is about the waits.
 MAX_SOURCE_BYTES = 400_000
 BROKEN_EVERY = 50
@@ -29,10 +35,27 @@ class Document:
 
 
 def sources(folder: Path = INVOICES) -> list[bytes]:
+    """The real invoices in ``folder`` when it exists, else generated ones."""
+    if not folder.is_dir():
+        return generated_sources()
     pdfs = sorted(p for p in folder.glob("*.pdf") if p.stat().st_size <= MAX_SOURCE_BYTES)
     if not pdfs:
         raise RuntimeError(f"no real invoices found in {folder}")
     return [p.read_bytes() for p in pdfs]
+
+
+def generated_sources() -> list[bytes]:
+    """Seeded invoices from the demo's generator: every other one embeds Factur-X XML."""
+    examples = str(ROOT / "example_dags")
+    if examples not in sys.path:
+        sys.path.append(examples)
+    from vlm_demo.samples import generate_samples
+
+    with tempfile.TemporaryDirectory() as folder:
+        invoices = generate_samples(
+            Path(folder), count=GENERATED_COUNT, seed=2026, day=date(2026, 11, 20), embed_every=2, bad=0
+        )
+        return [invoice.path.read_bytes() for invoice in invoices]
 
 
 def make_documents(count: int, prefix: str, seed: int, broken: bool = True) -> list[Document]:

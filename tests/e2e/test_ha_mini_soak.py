@@ -1,6 +1,6 @@
 """The soak, small: PostgreSQL, two triggerers, one SIGKILLed mid-wait; about 200 invoices.
 
-The nightly example (one batch task over 200 real e-invoices made unique, 4 of them broken) and 8
+The nightly example (one batch task over 200 e-invoices made unique, 4 of them broken) and 8
 mapped single-document tasks run through a real scheduler, dag-processor, api-server and two
 triggerers on a throwaway PostgreSQL cluster (LocalExecutor: Celery workers would add minutes on
 two cores; ``make soak`` runs Celery). The triggerer holding the most triggers is killed while
