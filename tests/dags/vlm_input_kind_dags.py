@@ -1,7 +1,7 @@
 """DAGs for the input kinds of ``GenerateOperator`` other than a local PDF path.
 
 Inputs come from environment variables the test sets, so the file holds no machine paths:
-``VLM_TEST_INVOICE`` (one real invoice) and ``VLM_TEST_IMAGE`` (a PNG the test made).
+``VLM_TEST_INVOICE`` (one generated e-invoice) and ``VLM_TEST_IMAGE`` (a PNG the test made).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """DAGs driven by the DAG-level tests (``dag.test()`` in a fresh process, see ``_harness.py``).
 
 Inputs come from environment variables the harness sets, so the files hold no machine paths:
-``VLM_TEST_INVOICE`` (one real invoice), ``VLM_TEST_INVOICES`` (a JSON list of them),
+``VLM_TEST_INVOICE`` (one generated e-invoice), ``VLM_TEST_INVOICES`` (a JSON list of invoices),
 ``VLM_TEST_BAD_FILE`` (a file the server cannot read).
 """
 

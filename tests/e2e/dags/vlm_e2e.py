@@ -1,4 +1,4 @@
-"""The DAG of the end-to-end test: one deferring GenerateOperator on a real invoice."""
+"""The DAG of the end-to-end test: one deferring GenerateOperator on a generated e-invoice."""
 
 from __future__ import annotations
 
