@@ -91,10 +91,6 @@ class InvoiceSet:
         """Three different invoices for mapped and batch runs: two e-invoices, one text-only."""
         return [self.einvoices[1].path, self.einvoices[2].path, self.text_only[0].path]
 
-    def by_name(self, name: str) -> SampleInvoice:
-        """The invoice written as ``name``."""
-        return next(invoice for invoice in self.good if invoice.path.name == name)
-
 
 def xml_fields(invoice: SampleInvoice) -> dict[str, Any]:
     """The ``document.invoice`` fields an exact reader of the embedded XML returns for ``invoice``."""

@@ -18,7 +18,7 @@ import pytest
 from devserver_helpers import upload
 from pypdf import PdfReader
 
-from tests.invoices import InvoiceSet, generated, text_fields, xml_fields
+from tests.invoices import PRIMARY_ID, PRIMARY_TOTAL, InvoiceSet, generated, text_fields, xml_fields
 
 SET = generated()
 
@@ -53,6 +53,10 @@ def test_einvoices_are_exact(fast: httpx.Client, invoice: Any) -> None:
 
 def test_the_set_spans_syntaxes_and_currencies(invoice_set: InvoiceSet) -> None:
     """What the tests above cover: both XML syntaxes, three currencies, no duplicate numbers."""
+    primary = invoice_set.primary
+    assert (
+        (primary.invoice_id, float(primary.total_amount)) == (PRIMARY_ID, PRIMARY_TOTAL) == ("471102", 529.87)
+    )
     names = set()
     for invoice in invoice_set.einvoices:
         names.update(PdfReader(invoice.path).attachments)
