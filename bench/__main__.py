@@ -21,7 +21,7 @@ BENCHMARKS: dict[str, tuple[bool, str]] = {
     "client_overhead": (True, "the client against raw httpx; async concurrency against a sync loop"),
     "devserver_throughput": (True, "the dev server's requests per second, idle and with 1,000 in flight"),
     "thousand_waits": (True, "RSS and CPU of 1,000 concurrent PredictionTriggers in one process"),
-    "autocast_collect": (True, "the batch's collect step over 10,000 results with and without autocast"),
+    "autocast_collect": (True, "collect step of 10,000 results: no autocast, jsonschema-rs, jsonschema"),
     "worker_time": (False, "worker slot time per prediction: deferrable, blocking, the SDK (Airflow)"),
     "batch_vs_mapped": (False, "one batch task against one mapped task per document (Airflow)"),
     "deployment": (False, "1,000 waits on one or two triggerers; the 10,000-document nightly batch"),

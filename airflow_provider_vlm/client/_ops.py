@@ -21,7 +21,13 @@ from airflow_provider_vlm.client._inputs import (
     is_http_url,
     pil_to_png,
 )
-from airflow_provider_vlm.client.autocast import CastModel, cast_response, model_from_schema
+from airflow_provider_vlm.client.autocast import (
+    CastModel,
+    cast_response,
+    check_response,
+    explicit_schema,
+    model_from_schema,
+)
 from airflow_provider_vlm.client.errors import PredictionFailedError, PredictionTimeoutError, VlmInputError
 from airflow_provider_vlm.client.models import (
     DomainInfo,
@@ -317,8 +323,8 @@ def response_model(
     dumped = dump_options(config, name="config") or {}
     key = (domain, json.dumps(dumped, sort_keys=True, default=str))
     if key not in cache:
-        json_schema = dumped.get("json_schema")
-        if not isinstance(json_schema, dict):
+        json_schema = explicit_schema(dumped)
+        if json_schema is None:
             json_schema = (yield from get_schema(domain, config)).json_schema
         cache[key] = model_from_schema(json_schema, domain.rsplit(".", 1)[-1])
     return cache[key]
@@ -330,10 +336,17 @@ def cast(
     config: GenerationConfig | Mapping[str, Any] | None,
     cache: ModelCache,
 ) -> Operation[Prediction]:
-    """A completed prediction whose JSON response is replaced by the domain's model."""
-    if prediction.status is PredictionStatus.COMPLETED and isinstance(prediction.response, dict):
+    """A completed prediction, checked against the domain's schema (``schema_check``), its response
+    then replaced by the domain's model; what fails the check raises ``ResponseValidationError``."""
+    if prediction.status is PredictionStatus.COMPLETED:
         model = yield from response_model(domain, config, cache)
-        prediction.response = cast_response(model, prediction.response, prediction_id=prediction.id)
+        source = f"{domain} schema"
+        if isinstance(prediction.response, dict):
+            prediction.response = cast_response(
+                model, prediction.response, prediction_id=prediction.id, source=source
+            )
+        else:
+            check_response(model, prediction.response, prediction_id=prediction.id, source=source)
     return prediction
 
 

@@ -1,25 +1,31 @@
-"""``autocast``: a typed pydantic model built from a domain's JSON schema.
+"""``autocast``: a completed response checked against its domain's JSON schema, then typed.
 
-The API publishes each domain's result shape as a JSON schema (``POST /schema``). This module
-turns that schema into pydantic models so that ``prediction.response.total_amount`` reads like
-the official SDK's, without its heavy code generator. Covered: objects (properties, required),
-the scalar types, arrays, ``anyOf``/``oneOf`` (nullable or not), ``allOf`` of one schema,
-``$ref`` into ``$defs``/``definitions`` (recursive ones too), ``enum`` and ``const``. Anything
-else becomes ``Any``, so an unusual schema never stops a cast. Every model keeps fields the
-schema does not name (``extra="allow"``), and ``model_dump(by_alias=True, exclude_unset=True)``
-gives back the JSON the server sent.
+The verdict is ``schema_check``'s (strict JSON Schema, formats asserted), the same one the
+operators, the sensor and ``@task.vlm`` give. Only a response that passed is turned into a
+pydantic model, so ``prediction.response.total_amount`` reads like the official SDK's and the model
+never coerces a value the check rejected (``"12.5"`` or ``true`` for a number).
+
+The models are built from the schema without the SDK's heavy code generator. Covered: objects
+(properties, required), the scalar types, arrays, ``anyOf``/``oneOf`` (nullable or not), ``allOf``
+of one schema, ``$ref`` into ``$defs``/``definitions`` (recursive ones too), ``enum`` and
+``const``. Anything else becomes ``Any``: the model is a typed view of a response already judged,
+not a second judge. Every model keeps fields the schema does not name (``extra="allow"``), and
+``model_dump(by_alias=True, exclude_unset=True)`` gives back the JSON the server sent.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+import weakref
+from collections.abc import Mapping
 from typing import Any, Literal, Optional, Union
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from airflow_provider_vlm.client.errors import ResponseValidationError
+from airflow_provider_vlm.client.schema_check import compiled, field_path
 
 _SCALARS: dict[str, Any] = {
     "string": str,
@@ -29,6 +35,8 @@ _SCALARS: dict[str, Any] = {
     "null": type(None),
 }
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: The JSON schema each root model was built from: ``cast_response`` checks against it first.
+_SCHEMAS: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 class CastModel(BaseModel):
@@ -135,11 +143,6 @@ class _Builder:
         return model
 
 
-def _path(parts: Any) -> str:
-    """``$.items[0].total`` from pydantic's ``("items", 0, "total")``."""
-    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
-
-
 def _literal_ok(values: list[Any]) -> bool:
     return all(isinstance(v, (str, int, bool)) or v is None for v in values)
 
@@ -163,18 +166,47 @@ def model_from_schema(schema: dict[str, Any], name: str = "Response") -> type[Ca
     for model in list(builder.namespace.values()):
         if isinstance(model, type) and issubclass(model, BaseModel):
             model.model_rebuild(_types_namespace=builder.namespace)
+    _SCHEMAS[root] = schema
     return root
 
 
-def cast_response(model: type[CastModel], response: Any, *, prediction_id: str | None = None) -> CastModel:
-    """``response`` as ``model``; a mismatch raises ``ResponseValidationError`` naming the field."""
+def schema_of(model: type[BaseModel]) -> dict[str, Any] | None:
+    """The JSON schema ``model_from_schema`` built ``model`` from (``None`` for other models)."""
+    return _SCHEMAS.get(model)
+
+
+def explicit_schema(config: Any) -> dict[str, Any] | None:
+    """The ``json_schema`` a request's config (a mapping or ``GenerationConfig``) asks for, which
+    replaces the domain's own for the check and the model."""
+    found = config.get("json_schema") if isinstance(config, Mapping) else getattr(config, "json_schema", None)
+    return found if isinstance(found, dict) else None
+
+
+def check_response(
+    model: type[BaseModel], response: Any, *, prediction_id: str | None = None, source: str = "schema"
+) -> None:
+    """The strict check of the schema ``model`` was built from (no-op for a model of another origin)."""
+    schema = schema_of(model)
+    if schema is not None:
+        compiled(schema).validate(response, prediction_id=prediction_id, source=source)
+
+
+def cast_response(
+    model: type[CastModel], response: Any, *, prediction_id: str | None = None, source: str = "schema"
+) -> CastModel:
+    """``response`` as ``model``, once it has passed the strict check of the schema ``model`` came from.
+
+    A mismatch raises ``ResponseValidationError`` naming the field (``$.items[0].total``); a value
+    the check rejected never reaches the model, so the model cannot coerce it.
+    """
+    check_response(model, response, prediction_id=prediction_id, source=source)
     try:
         return model.model_validate(response)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
-        path = _path(first.get("loc", ()))
+        path = field_path(first.get("loc", ()))
         raise ResponseValidationError(
-            f"prediction {prediction_id} response does not match the domain's schema at {path}: "
+            f"prediction {prediction_id} response does not match the {source} at {path}: "
             f"{first.get('msg')} ({exc.error_count()} error(s))",
             path=path,
             prediction_id=prediction_id,

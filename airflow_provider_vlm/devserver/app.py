@@ -88,7 +88,7 @@ class DevServer:
             inp = file_input(self.store, media, domain, body.file_id, body.url, body.config)
         created = now()
         result = await run_in_threadpool(engines.run, inp)
-        canned = self.faults.response_for(domain)
+        canned = self.faults.response_for(domain, _input_keys(body))
         if canned is not None:
             result = _canned_result(canned, result)
         # A request with the same key may have created the prediction while the engine ran.
@@ -163,6 +163,13 @@ def _canned_result(canned: dict[str, Any], engine: engines.EngineResult) -> engi
     if MARKER_KEY not in canned:
         canned = {**canned, **marker("fault", note="response set with POST /_dev/faults")}
     return engines.EngineResult(canned, engine.usage)
+
+
+def _input_keys(body: FileGenerateBody | ImageGenerateBody) -> list[str]:
+    """What a ``responses`` fault entry may name a request's input by: its URL, file id or images."""
+    if isinstance(body, ImageGenerateBody):
+        return [i for i in body.images if isinstance(i, str)]
+    return [i for i in (body.url, body.file_id) if i]
 
 
 def _fingerprint(media: str, body: dict[str, Any]) -> str:

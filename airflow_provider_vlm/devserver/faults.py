@@ -11,6 +11,7 @@ import email.utils
 import fnmatch
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -88,7 +89,8 @@ class FaultSettings:
     methods: list[str] | None = None
     drop_after_create: int = 0
     rules: list[_ActiveRule] = field(default_factory=list)
-    # domain -> the response a new prediction of that domain completes with, instead of the engine's
+    # domain, or one input (URL, file id, image), -> the response a new prediction completes with,
+    # instead of the engine's; an input's entry wins over its domain's
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     pause: float = 0.0
     retry_after_http_date: bool = False
@@ -163,9 +165,14 @@ class Faults:
             return Decision("rate_limit", 429, s.retry_after)
         return None
 
-    def response_for(self, domain: str) -> dict[str, Any] | None:
-        """The canned response set for ``domain`` (a copy), or None when the engine decides."""
-        canned = self.settings.responses.get(domain)
+    def response_for(self, domain: str, inputs: Sequence[str] = ()) -> dict[str, Any] | None:
+        """The canned response set for one of ``inputs`` or else for ``domain`` (a copy), or None.
+
+        An entry per input lets one test give each prediction of a domain its own response.
+        """
+        responses = self.settings.responses
+        key = next((i for i in inputs if i in responses), domain)
+        canned = responses.get(key)
         return copy.deepcopy(canned) if canned is not None else None
 
     def retry_after_header(self, seconds: float) -> str:

@@ -94,7 +94,10 @@ class PredictionRequestMixin:
     def response_validator(self) -> ResponseValidator:
         """How completed responses are judged: the same for one input or many (one per task)."""
         return ResponseValidator(
-            autocast=self.autocast, response_model=self.response_model, domain=self.domain
+            autocast=self.autocast,
+            response_model=self.response_model,
+            domain=self.domain,
+            config=self.config,
         )
 
     def submission(self) -> Submission:

@@ -1,16 +1,23 @@
-"""``autocast``: pydantic models from JSON schemas, and the cast done by ``generate(autocast=True)``."""
+"""``autocast``: the strict check, the pydantic model built after it, and ``generate(autocast=True)``.
+
+The near-miss table (``tests/dags/_near_misses.py``) is checked here through the sync and async
+clients against the real dev server; ``tests/operators/test_autocast_dags.py`` holds the operators
+to the same table.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pydantic
 import pytest
 
-from airflow_provider_vlm.client import CastModel, ResponseValidationError, VlmClient
+from airflow_provider_vlm.client import AsyncVlmClient, CastModel, ResponseValidationError, VlmClient
 from airflow_provider_vlm.client.autocast import cast_response, model_from_schema
 from tests.client.conftest import route_count
+from tests.dags._near_misses import CASES, DOMAIN, Case, client_verdict, responses
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "airflow_provider_vlm" / "devserver" / "schemas"
 
@@ -99,8 +106,32 @@ def test_mismatch_names_the_field(change: dict, path: str) -> None:
 
 
 def test_missing_required_field_is_a_mismatch() -> None:
-    with pytest.raises(ResponseValidationError, match=r"\$\.lines"):
+    with pytest.raises(ResponseValidationError, match=r"\$\.lines") as caught:
         cast_response(model_from_schema(SCHEMA), {"id": "o-2"})
+    assert caught.value.path == "$.lines"  # the missing field's own path
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"total": "12.5"}, "$.total"),  # pydantic alone would read 12.5
+        ({"total": True}, "$.total"),  # ...and 1.0
+        ({"total-due": "3"}, "$.total-due"),
+        ({"lines": [{"sku": "A", "qty": 2.5}]}, "$.lines[0].qty"),
+        ({"lines": [{"sku": "A", "qty": "2"}]}, "$.lines[0].qty"),
+        ({"class": 0}, "$.class"),
+        ({"id": 1}, "$.id"),
+    ],
+)
+def test_the_model_never_coerces_what_the_check_rejects(change: dict, path: str) -> None:
+    with pytest.raises(ResponseValidationError) as caught:
+        cast_response(model_from_schema(SCHEMA), {**GOOD, **change})
+    assert caught.value.path == path
+
+
+def test_a_cast_keeps_json_types_the_check_accepts() -> None:
+    order = cast_response(model_from_schema(SCHEMA), {**GOOD, "total": 12, "count": 3})
+    assert order.total == 12 and order.count == 3
 
 
 def test_unusual_schemas_never_stop_a_cast() -> None:
@@ -144,3 +175,39 @@ def test_autocast_mismatch_is_a_typed_error(dev) -> None:
                 "image.caption", urls=["https://example.com/a.jpg"], config=config, autocast=True
             )
         assert caught.value.prediction_id
+
+
+@pytest.fixture
+def near_misses(dev: Any) -> Any:
+    """The session's dev server, each case's response set for its own URL, finishing at once."""
+    dev.faults(processing_time=0, responses=responses())
+    return dev
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_near_misses_through_the_client(near_misses: Any, case: Case) -> None:
+    with VlmClient(near_misses.api_key, near_misses.base_url) as client:
+        assert client_verdict(client, case) == case.path
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+async def test_near_misses_through_the_async_client(near_misses: Any, case: Case) -> None:
+    async with AsyncVlmClient(near_misses.api_key, near_misses.base_url) as client:
+        try:
+            prediction = await client.document.generate(
+                url=case.url, domain=DOMAIN, config=case.config, autocast=True
+            )
+        except ResponseValidationError as exc:
+            assert exc.path == case.path
+        else:
+            assert case.path is None and isinstance(prediction.response, CastModel)
+
+
+def test_the_issue_examples_read_as_typed_values(near_misses: Any) -> None:
+    """What passes is typed: attribute access, numbers as numbers, dates as the ISO text sent."""
+    valid = next(c for c in CASES if c.name == "invoice_valid")
+    with VlmClient(near_misses.api_key, near_misses.base_url) as client:
+        prediction = client.document.generate(url=valid.url, domain=DOMAIN, autocast=True)
+    assert prediction.response.total_amount == 529.87
+    assert prediction.response.invoice_issue_date == "2018-03-05"
+    assert prediction.response.items[0].total_price == 198
