@@ -18,8 +18,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 HINT = (
-    "the error is transient: the task's retries take over, and its durable record keeps a retry "
-    "from billing a second prediction"
+    "the error is transient: the task's retries take over (a retry re-attaches to what was "
+    "submitted, so nothing is billed twice)"
 )
 
 
@@ -31,7 +31,7 @@ def hands_over_to_retries(method: Callable[P, R]) -> Callable[P, R]:
         try:
             return method(*args, **kwargs)
         except VlmError as exc:
-            if exc.transient and exc.hint is None:
+            if exc.transient and getattr(exc, "hint", None) is None:
                 exc.hint = HINT
             raise
 
