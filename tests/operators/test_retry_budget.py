@@ -6,6 +6,8 @@ it got (``/_dev/stats``): the counts are the attempts.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,44 @@ def test_a_missing_connection_fails_without_spending_retries(run: RunDag, dev: A
     assert result.task("extract")["try_number"] == 1, "retries=2 must not be spent on a missing connection"
     assert "connection 'vlm_no_such_connection' is not defined" in result.output
     assert sum(dev.stats()["requests"].values()) == 0
+
+
+# --- the operators' max_retries argument (no Airflow run) ----------------------------------------
+
+
+def _operators(**kwargs: Any) -> list[Callable[[], Any]]:
+    """A factory per operator (and the sensor) that takes ``max_retries``."""
+    from airflow_provider_vlm.operators.batch import GenerateBatchOperator
+    from airflow_provider_vlm.operators.generate import GenerateOperator
+    from airflow_provider_vlm.operators.schema import GenerateSchemaOperator
+    from airflow_provider_vlm.sensors.prediction import PredictionSensor
+
+    url = "https://example.com/a.pdf"
+    return [
+        lambda: GenerateOperator(task_id="g", domain="document.invoice", url=url, **kwargs),
+        lambda: GenerateSchemaOperator(task_id="s", url=url, **kwargs),
+        lambda: GenerateBatchOperator(task_id="b", domain="document.invoice", inputs=[url], **kwargs),
+        lambda: PredictionSensor(task_id="p", prediction_id="x", **kwargs),
+    ]
+
+
+@pytest.mark.parametrize("bad", [-1, True, "2", 1.5])
+def test_a_bad_max_retries_fails_at_parse_time(bad: Any) -> None:
+    from airflow_provider_vlm.client import ConfigurationError
+
+    for make in _operators(max_retries=bad):
+        with pytest.raises(ConfigurationError, match="max_retries must be an integer >= 0"):
+            make()
+
+
+def test_the_operators_max_retries_overrides_the_connections(
+    monkeypatch: pytest.MonkeyPatch, dev: Any
+) -> None:
+    conn = {"conn_type": "vlm", "host": dev.base_url, "password": dev.api_key, "extra": {"max_retries": 7}}
+    monkeypatch.setenv("AIRFLOW_CONN_VLM_DEFAULT", json.dumps(conn))
+    for make in _operators(max_retries=1):
+        task = make()
+        assert task.hook.get_client().retry_policy.max_retries == 1, task.task_id
+    for make in _operators():
+        task = make()
+        assert task.hook.get_client().retry_policy.max_retries == 7, task.task_id
