@@ -13,11 +13,12 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def expected_rows() -> dict[str, tuple[str, str, str, str]]:
+def expected_rows() -> dict[str, tuple[str, str, str, str, str]]:
     """The client's errors (operators' own errors, and classes tests define, are not in the table)."""
     return {
         cls.__name__: (
             _yes(cls.transient),
+            _yes(cls.resent),
             _yes(cls.input_problem),
             _yes(cls.ends_wait),
             cls.task_retry.value,
@@ -27,14 +28,14 @@ def expected_rows() -> dict[str, tuple[str, str, str, str]]:
     }
 
 
-def documented_rows() -> dict[str, tuple[str, str, str, str]]:
+def documented_rows() -> dict[str, tuple[str, str, str, str, str]]:
     text = PAGE.read_text()
     table = text.split("<!-- error-table")[1].split("<!-- /error-table -->")[0]
     rows = {}
     for line in table.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 6 and cells[0].startswith("`"):
-            rows[cells[0].strip("`")] = (cells[2], cells[3], cells[4], cells[5])
+        if len(cells) == 7 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = (cells[2], cells[3], cells[4], cells[5], cells[6])
     return rows
 
 

@@ -6,7 +6,7 @@ official SDK's documented one: ``client.predictions``, ``client.image``, ``clien
 ``client.audio``, ``client.video``, ``client.files``.
 """
 
-from airflow_provider_vlm.client._retry import RetryPolicy
+from airflow_provider_vlm.client._retry import RetryPolicy, attempts_at_most
 from airflow_provider_vlm.client._settings import DEFAULT_BASE_URL
 from airflow_provider_vlm.client.async_ import AsyncVlmClient
 from airflow_provider_vlm.client.autocast import CastModel
@@ -82,4 +82,5 @@ __all__ = [
     "VlmClient",
     "VlmError",
     "VlmInputError",
+    "attempts_at_most",
 ]

@@ -220,7 +220,11 @@ def is_route_404(response: httpx.Response, message: str, body: Any, *, certain: 
 
 
 def error_from_response(call: Call, response: httpx.Response) -> VlmError:
-    """The typed error for a non-2xx reply that will not be retried (any more)."""
+    """The typed error of a non-2xx reply: the one mapping from a status to a row of the error table.
+
+    Whether the client sends the request again is the row's ``resent``; ``Retry-After`` is read
+    here once, into the error.
+    """
     status = response.status_code
     message, etype, eid, body = _error_fields(response)
     kwargs: dict[str, Any] = {
@@ -229,6 +233,7 @@ def error_from_response(call: Call, response: httpx.Response) -> VlmError:
         "error_type": etype,
         "error_id": eid,
         "body": body,
+        "retry_after": parse_retry_after(response.headers.get("Retry-After")),
     }
     error: APIError
     if status in (401, 403):
@@ -245,12 +250,12 @@ def error_from_response(call: Call, response: httpx.Response) -> VlmError:
     elif status == 409:
         error = ConflictError(message, **kwargs)
     elif status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        error = RateLimitError(f"rate limited: {message}", retry_after=retry_after, **kwargs)
+        error = RateLimitError(f"rate limited: {message}", **kwargs)
+    elif status == 501:  # Not Implemented: asking again gives the same answer
+        error = APIError(f"not implemented by the server: {message}", **kwargs)
     elif status >= 500:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if status == 503 and retry_after is not None:
-            error = RateLimitError(f"server busy: {message}", retry_after=retry_after, **kwargs)
+        if status == 503 and kwargs["retry_after"] is not None:
+            error = RateLimitError(f"server busy: {message}", **kwargs)
         else:
             error = ServerError(f"server error: {message}", **kwargs)
         if call.creates and not isinstance(error, RateLimitError):

@@ -102,8 +102,9 @@ class AsyncVlmClient:
     # --- driver ------------------------------------------------------------------------------
 
     async def _send(self, call: Call) -> Any:
-        attempt = 0
+        attempts = 0
         while True:
+            attempts += 1
             try:
                 response = await self._http.request(
                     call.method,
@@ -114,22 +115,23 @@ class AsyncVlmClient:
                     headers=call.headers,
                 )
             except httpx.TransportError as exc:
-                delay = self.retry_policy.delay_after_error(exc, attempt, creates=call.creates)
-                if delay is None:
-                    raise error_from_transport(call, exc) from None
+                error = error_from_transport(call, exc)
                 reason = type(exc).__name__
             else:
-                delay = self.retry_policy.delay_after_response(response, attempt, creates=call.creates)
-                if delay is None:
+                try:
                     return interpret(call, response)
+                except VlmError as exc:
+                    error = exc
                 reason = f"HTTP {response.status_code}"
-            attempt += 1
+            delay = self.retry_policy.delay(error, attempts)
+            if delay is None:
+                raise error
             log.warning(
                 "%s: %s, retry %d of %d in %.1fs",
                 call.label,
                 reason,
-                attempt,
-                self.retry_policy.max_retries,
+                attempts,
+                self.retry_policy.max_attempts - 1,
                 delay,
             )
             await asyncio.sleep(delay)

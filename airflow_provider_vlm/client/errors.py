@@ -31,8 +31,12 @@ class VlmError(Exception):
     """
 
     #: A later identical request may succeed (5xx, 429, no reply): waits tolerate it until their
-    #: deadline. Whether the client re-sends it itself is ``_retry.RetryPolicy``'s decision.
+    #: deadline, and a task retry may succeed where this try failed.
     transient: ClassVar[bool] = False
+    #: The client sends the same request again, within the call's budget (``max_retries``). Only
+    #: transient errors whose request provably did nothing are resent: not a billed call whose
+    #: answer was lost (``OutcomeUnknownError``), which the operators settle from their record.
+    resent: ClassVar[bool] = False
     #: The error is the input's (refused content, too large, unreadable file): a batch reports
     #: that one input and goes on.
     input_problem: ClassVar[bool] = False
@@ -41,16 +45,31 @@ class VlmError(Exception):
     #: What the default ``retry_policy`` does with a task that raised it.
     task_retry: ClassVar[TaskRetry] = TaskRetry.DEFAULT
 
+    #: Seconds the server asked to wait (``Retry-After``), read once where the reply is turned
+    #: into this error; every layer that waits before asking again uses it.
+    retry_after: float | None = None
+
     def __init__(self, message: str, *, status_code: int | None = None, request: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.request = request
+        #: Attempts the call made in all (1 + the client's retries), set by the client's driver.
+        self.attempts = 1
+        #: The call's retry budget when a resent error outlasted it, for the message.
+        self.exhausted: int | None = None
+        #: What happens next, added by the layer that knows (the operators: the task's retries).
+        self.hint: str | None = None
 
     def __str__(self) -> str:
         where = f" [{self.request}]" if self.request else ""
         code = f" (HTTP {self.status_code})" if self.status_code is not None else ""
-        return f"{self.message}{code}{where}"
+        spent = ""
+        if getattr(self, "exhausted", None) is not None:
+            plural = "" if self.attempts == 1 else "s"
+            spent = f"; gave up after {self.attempts} attempt{plural} (max_retries={self.exhausted})"
+        hint = f"; {self.hint}" if getattr(self, "hint", None) else ""
+        return f"{self.message}{code}{where}{spent}{hint}"
 
 
 class VlmInputError(VlmError, ValueError):
@@ -79,11 +98,13 @@ class APIError(VlmError):
         error_type: str | None = None,
         error_id: str | None = None,
         body: Any = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, status_code=status_code, request=request)
         self.error_type = error_type
         self.error_id = error_id
         self.body = body
+        self.retry_after = retry_after
 
 
 class AuthenticationError(APIError):
@@ -117,17 +138,15 @@ class RateLimitError(APIError):
     """429 (or 503 with ``Retry-After``) after the client's own retries ran out."""
 
     transient = True
+    resent = True  # the server refused the request: nothing was done, even for a billed call
     task_retry = TaskRetry.RETRY
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 class ServerError(APIError):
-    """5xx after the client's own retries ran out."""
+    """5xx after the client's own retries ran out (501 Not Implemented is an ``APIError``)."""
 
     transient = True
+    resent = True
 
 
 class ResponseFormatError(APIError):
@@ -138,6 +157,7 @@ class TransportError(VlmError):
     """No usable reply: connection refused, timeout, dropped connection."""
 
     transient = True
+    resent = True
 
 
 class OutcomeUnknownError(VlmError):

@@ -8,8 +8,10 @@ settings (``client._shared.shared_async_client``).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
+from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
 from airflow_provider_vlm.client import (
@@ -23,7 +25,29 @@ from airflow_provider_vlm.client import (
 )
 from airflow_provider_vlm.client._settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientSettings
 
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
 PUBLIC_DASHBOARD_URL = "https://app.vlm.run"
+
+
+def check_max_retries(value: int | None, *, owner: str) -> int | None:
+    """``max_retries`` of an operator: ``None`` (the connection's) or an integer >= 0."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ConfigurationError(f"{owner}: max_retries must be an integer >= 0 or None, got {value!r}")
+    return value
+
+
+class ConnectionNotFoundError(ConfigurationError):
+    """The connection id is not defined (Airflow's ``AirflowNotFoundException`` is its cause): every
+    try would fail the same way, so the default ``retry_policy`` spends no retry on it."""
+
+    def __init__(self, conn_id: str) -> None:
+        super().__init__(
+            f"connection {conn_id!r} is not defined (create it in the UI, with `airflow connections "
+            f"add`, or as the environment variable AIRFLOW_CONN_{conn_id.upper()})"
+        )
+        self.conn_id = conn_id
 
 
 def _extra(extras: dict[str, Any], name: str) -> Any:
@@ -124,22 +148,44 @@ class VlmHook(BaseHook):
     conn_type = "vlm"
     hook_name = "VLM Run"
 
-    def __init__(self, vlm_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+    def __init__(
+        self, vlm_conn_id: str = default_conn_name, *, max_retries: int | None = None, **kwargs: Any
+    ) -> None:
+        """``max_retries`` overrides the connection's extra: the retry budget of every call."""
         super().__init__(**kwargs)
         self.vlm_conn_id = vlm_conn_id
+        self.max_retries = max_retries
         self._client: VlmClient | None = None
+
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Connection:
+        """The connection; a missing one is a ``ConnectionNotFoundError`` (retrying will not help)."""
+        try:
+            return super().get_connection(conn_id)
+        except AirflowNotFoundException as exc:
+            raise ConnectionNotFoundError(conn_id) from exc
+
+    def _overridden(self, settings: ClientSettings) -> ClientSettings:
+        if self.max_retries is None:
+            return settings
+        try:
+            return replace(settings, max_retries=self.max_retries)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"connection {self.vlm_conn_id!r}: {exc.message}") from None
 
     def __repr__(self) -> str:
         return f"VlmHook(vlm_conn_id={self.vlm_conn_id!r})"
 
     def client_settings(self) -> ClientSettings:
         conn = self.get_connection(self.vlm_conn_id)
-        return settings_from_connection(self.vlm_conn_id, conn.host, conn.password, conn.extra_dejson)
+        return self._overridden(
+            settings_from_connection(self.vlm_conn_id, conn.host, conn.password, conn.extra_dejson)
+        )
 
     async def aclient_settings(self) -> ClientSettings:
         conn = await BaseHook.aget_connection(self.vlm_conn_id)
         extras = await conn.aextra_dejson()
-        return settings_from_connection(self.vlm_conn_id, conn.host, conn.password, extras)
+        return self._overridden(settings_from_connection(self.vlm_conn_id, conn.host, conn.password, extras))
 
     def dashboard_url(self) -> str | None:
         conn = self.get_connection(self.vlm_conn_id)

@@ -2,8 +2,9 @@
 
 Results are fetched with a few list pages where the server allows (what they miss, by id),
 judged by the same ``validation.ResponseValidator`` as ``GenerateOperator``'s (its schema compiled
-once per task), and streamed to ``ResultWriter`` in input order. A read that meets a transient
-error is tried again rather than failing ten thousand results for one.
+once per task), and streamed to ``ResultWriter`` in input order. Each read has the client's retry
+budget (``max_retries``) and no more: a read that outlasts it fails the try, whose retry collects
+again without submitting anything.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from airflow_provider_vlm.client import (
     VlmError,
 )
 from airflow_provider_vlm.client._durations import duration_text
+from airflow_provider_vlm.client.errors import TaskRetry
 from airflow_provider_vlm.operators._batch_inputs import short
 from airflow_provider_vlm.operators._batch_output import COMPLETED, FAILED, INVALID, InputResult, ResultWriter
 from airflow_provider_vlm.operators._batch_state import BatchState
-from airflow_provider_vlm.operators._submission import tolerate_transient
 from airflow_provider_vlm.sensors._completion import PredictionWaitError
 from airflow_provider_vlm.triggers.prediction import SWEEP_MIN_IDS, SWEEP_PAGE_SIZE
 from airflow_provider_vlm.validation import ResponseValidator
@@ -46,6 +47,17 @@ class BatchFailedError(VlmError):
     def __init__(self, message: str, summary: Mapping[str, Any]) -> None:
         super().__init__(message)
         self.summary = dict(summary)
+
+
+class BatchInputsRefusedError(BatchFailedError):
+    """Every failed input was refused for what it is (unreadable, empty, refused by the server).
+
+    A retry would change nothing (refused inputs are recorded and not sent again in the same
+    clear), so the default ``retry_policy`` fails the task without spending its retries.
+    """
+
+    input_problem = True
+    task_retry = TaskRetry.FAIL
 
 
 @dataclass
@@ -72,7 +84,7 @@ class Collector:
         }
         listed = self._list(list(ids.values()))
         if self.validator.active:
-            tolerate_transient(lambda: self.validator.prepare(self.client), what="fetching the schema")
+            self.validator.prepare(self.client)
 
         def fetch(label: str) -> Prediction | None:
             prediction_id = ids.get(label)
@@ -81,10 +93,7 @@ class Collector:
             found = listed.get(prediction_id)
             # A list reply that leaves out a finished prediction's response is completed by id.
             if found is None or (found.status.is_success and found.response is None):
-                return tolerate_transient(
-                    lambda: self.client.predictions.get(prediction_id),
-                    what=f"reading prediction {prediction_id}",
-                )
+                return self.client.predictions.get(prediction_id)
             return found
 
         unfinished = 0
@@ -169,11 +178,17 @@ def apply_failure_policy(summary: Mapping[str, Any], max_failed_fraction: float,
     listed = "; ".join(f"{f['input']}: {f['error']}" for f in summary["failed_inputs"][:5])
     where = f" Every result is in {summary['output']['results']}." if summary.get("output") else ""
     if fraction > max_failed_fraction:
-        raise BatchFailedError(
+        message = (
             f"{failed:,} of {total:,} inputs failed ({fraction:.1%} > max_failed_fraction "
-            f"{max_failed_fraction:g}): {listed}.{where}",
-            summary,
+            f"{max_failed_fraction:g}): {listed}.{where}"
         )
+        if summary["counts"].get(INVALID, 0) == failed:
+            raise BatchInputsRefusedError(
+                f"{message} Every failure is an input refused for what it is: a retry would not "
+                "change it, so none is spent; fix or remove those inputs and clear the task.",
+                summary,
+            )
+        raise BatchFailedError(message, summary)
     log.warning(
         "%s of %s inputs failed (%.1f%%, allowed up to %g): %s.%s",
         f"{failed:,}",

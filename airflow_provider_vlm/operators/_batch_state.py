@@ -24,8 +24,19 @@ from airflow_provider_vlm.state_store import ChunkedList, RecordError, StateStor
 
 #: ``task_state_store`` key of the header; chunks are ``f"{HEADER_KEY}.{n}"``. Renaming breaks retries.
 HEADER_KEY = "vlm_batch"
-#: Key of the inputs that never became a prediction in the last submitting try (label, reason).
+#: Key of the inputs that never became a prediction in the last submitting try: ``[label, reason]``,
+#: or ``[label, reason, fingerprint, clear_number]`` for an input refused for what it is, which a
+#: retry of the same clear does not submit again while its fingerprint is the same.
 INVALID_KEY = f"{HEADER_KEY}.invalid"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An input the server or the provider refused for what it is (not a PDF, empty, too large...)."""
+
+    reason: str
+    fingerprint: str
+    clear_number: int
 
 
 @dataclass(frozen=True)
@@ -114,22 +125,41 @@ class BatchState:
         """Write changed chunks, then the header (so the header never names a chunk not yet written)."""
         self._rows.flush()
 
-    def save_invalid(self, invalid: Mapping[str, str]) -> None:
-        """Why inputs never became a prediction, so the resumed task can report it (chunked too)."""
+    def save_invalid(self, invalid: Mapping[str, str], refused: Mapping[str, Refusal] | None = None) -> None:
+        """Why inputs never became a prediction, so the resumed task can report it (chunked too);
+        ``refused`` ones keep what a retry needs to leave them alone."""
+        refused = refused or {}
+
+        def row(label: str, reason: str) -> list[Any]:
+            known = refused.get(label)
+            return (
+                [label, reason] if known is None else [label, reason, known.fingerprint, known.clear_number]
+            )
+
         rows = ChunkedList(self.store, INVALID_KEY)
-        rows.reset([label, reason] for label, reason in invalid.items())
+        rows.reset(row(label, reason) for label, reason in invalid.items())
         rows.flush()
 
     def load_invalid(self) -> dict[str, str]:
+        return {label: reason for label, (reason, _) in self._invalid_rows().items()}
+
+    def load_refused(self) -> dict[str, Refusal]:
+        """The inputs an earlier try recorded as refused for what they are."""
+        return {label: refusal for label, (_, refusal) in self._invalid_rows().items() if refusal is not None}
+
+    def _invalid_rows(self) -> dict[str, tuple[str, Refusal | None]]:
         legacy = read_value(self.store, INVALID_KEY)
         if isinstance(legacy, Mapping) and "chunks" not in legacy:  # one plain object, as written before
-            return {str(k): str(v) for k, v in legacy.items()}
+            return {str(k): (str(v), None) for k, v in legacy.items()}
         rows = ChunkedList(self.store, INVALID_KEY).load()
-        invalid: dict[str, str] = {}
+        invalid: dict[str, tuple[str, Refusal | None]] = {}
         for row in rows.items:
-            if not isinstance(row, list) or len(row) != 2:
+            if isinstance(row, list) and len(row) == 2:
+                invalid[str(row[0])] = (str(row[1]), None)
+            elif isinstance(row, list) and len(row) == 4 and isinstance(row[3], int):
+                invalid[str(row[0])] = (str(row[1]), Refusal(str(row[1]), str(row[2]), row[3]))
+            else:
                 raise RecordError(f"batch state {INVALID_KEY!r} has a malformed row: {row!r}")
-            invalid[str(row[0])] = str(row[1])
         return invalid
 
     @property

@@ -6,12 +6,13 @@ recorded prediction whose status cannot be read now is re-attached, not looked u
 answers), upload what must be submitted (an md5 lookup first only for inputs an earlier try or
 clear recorded), write the intents together with the previous wave's ids, then create the
 predictions. An input the server refuses (the error table's ``input_problem``) is reported and
-the batch goes on. An input that meets a transient error (an upload or create past the client's
-own retries, a submit whose answer was lost) does not stop the others: after the last wave, such
-inputs get a few more rounds with backoff (a lost answer is resent with the same
-``Idempotency-Key``), and only what is still unsettled then fails the try, whose retry picks them
-up from the record. Any other error (a rejected key...) stops the batch once what was created is
-recorded.
+the batch goes on. An input that meets a transient error does not stop the others. Each call of
+an input (upload, create) is attempted at most ``max_retries + 1`` times in a try, whatever
+retries it: the client's own retries and the settle rounds after the last wave share that budget.
+A round is needed only for a call the client may not resend itself (a create whose answer was
+lost, resent with the same ``Idempotency-Key``) and runs with what is left of its budget; what is
+still unsettled then fails the try, whose retry picks it up from the record. Any other error (a
+rejected key...) stops the batch once what was created is recorded.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from airflow_provider_vlm.client import (
     VlmClient,
     VlmError,
     VlmInputError,
+    attempts_at_most,
 )
 from airflow_provider_vlm.durable import Step, check_recorded, intent
 from airflow_provider_vlm.identity import idempotency_key
 from airflow_provider_vlm.operators._batch_collect import read_listed
 from airflow_provider_vlm.operators._batch_inputs import load_one, short
-from airflow_provider_vlm.operators._batch_state import BatchState, InputState
+from airflow_provider_vlm.operators._batch_state import BatchState, InputState, Refusal
 from airflow_provider_vlm.operators._inputs import LoadedInput
 from airflow_provider_vlm.operators._submission import Submission
 
@@ -44,10 +46,8 @@ T = TypeVar("T")
 
 #: Seconds between progress lines.
 PROGRESS_EVERY = 5.0
-#: Extra rounds for inputs that met a transient error, the first pause between them (doubling) and
-#: its cap. Each round costs nothing billed (a lost answer is resent with its own key). Measured in
-#: the soak (30 % of creates faulted): 597 of 2,000 met one; 4 rounds left 7 for the task's retry.
-SETTLE_ROUNDS = 8
+#: First pause before a settle round (doubling) and its cap; a server's ``Retry-After`` wins. The
+#: number of rounds is bounded by the budget: each round spends an attempt of every input in it.
 SETTLE_BACKOFF = 2.0
 SETTLE_MAX_PAUSE = 30.0
 
@@ -56,6 +56,9 @@ def batched(items: Sequence[T], size: int) -> Iterator[list[T]]:
     it = iter(items)
     while batch := list(islice(it, size)):
         yield batch
+
+
+UPLOAD, CREATE = "upload", "create"
 
 
 class _NotSent(VlmError):
@@ -76,6 +79,12 @@ class Planned:
     status_unread: bool = False
     #: An earlier try or clear has a record of this input, so its bytes may be stored already.
     recorded: bool = False
+    #: Attempts this try spent on the input's upload and on its create (the budget is per call).
+    spent: dict[str, int] = field(default_factory=lambda: {UPLOAD: 0, CREATE: 0})
+
+    def stage(self) -> str:
+        """The call the input is at: its upload until that succeeded, then its create."""
+        return CREATE if self.source is not None else UPLOAD
 
 
 @dataclass
@@ -92,6 +101,9 @@ class BatchSubmitter:
     log: Any
     waiting: list[str] = field(default_factory=list)
     invalid: dict[str, str] = field(default_factory=dict)
+    #: Inputs refused for what they are (an ``input_problem`` reply to their upload or create):
+    #: recorded, so that a retry of the same clear does not send them again.
+    refused: dict[str, Refusal] = field(default_factory=dict)
     #: Inputs that met a transient error this try, with the last error: settled after the waves.
     unsettled: list[tuple[Planned, VlmError]] = field(default_factory=list)
     counts: dict[str, int] = field(
@@ -100,11 +112,23 @@ class BatchSubmitter:
     _stop: threading.Event = field(default_factory=threading.Event)
     #: Statuses of recorded predictions read from list pages up front (a retry of a big batch).
     _listed: dict[str, PredictionStatus] = field(default_factory=dict)
+    #: What earlier tries recorded as refused.
+    _earlier_refused: dict[str, Refusal] = field(default_factory=dict)
+    _refusals_saved: int = 0
+
+    @property
+    def attempts_per_call(self) -> int:
+        """The retry budget of each call of an input in one try: ``max_retries + 1`` attempts."""
+        return self.client.retry_policy.max_retries + 1
+
+    def _left(self, plan: Planned) -> int:
+        return self.attempts_per_call - plan.spent[plan.stage()]
 
     def run(self, items: list[tuple[str, Any]]) -> list[str]:
         wave_size = max(4 * self.max_active_submissions, 32)
         last_log = time.monotonic()
         self._listed = self._read_recorded()
+        self._earlier_refused = self.state.load_refused()
         with ThreadPoolExecutor(self.max_active_submissions, thread_name_prefix="vlm-submit") as pool:
             try:
                 for done, wave in enumerate(batched(items, wave_size), start=1):
@@ -122,8 +146,28 @@ class BatchSubmitter:
                     self._settle(pool)
             finally:
                 self.state.flush()  # the last wave's ids, also when an error stopped the batch
-        self.state.save_invalid(self.invalid)
+        self._save_invalid()
         return self.waiting
+
+    def _save_invalid(self) -> None:
+        self.state.save_invalid(self.invalid, self.refused)
+        self._refusals_saved = len(self.refused)
+
+    def _refuse(self, plan: Planned, error: VlmError) -> None:
+        """An input refused for what it is: reported, and recorded so a retry leaves it alone."""
+        self.invalid[plan.label] = reason = short(f"not submitted: {error}")
+        self.refused[plan.label] = Refusal(reason, plan.fingerprint, self.clear)
+
+    def _refused_before(self, label: str, loaded: LoadedInput) -> bool:
+        """Refused by an earlier try of this clear, and still the same input: not sent again."""
+        earlier = self._earlier_refused.get(label)
+        if earlier is None or earlier.clear_number != self.clear:
+            return False
+        if earlier.fingerprint != self.submission.fingerprint(loaded):
+            return False
+        self.invalid[label] = earlier.reason
+        self.refused[label] = earlier
+        return True
 
     def _read_recorded(self) -> dict[str, PredictionStatus]:
         """One list sweep for every recorded prediction whose status the state does not know.
@@ -158,10 +202,12 @@ class BatchSubmitter:
             self.state.put(plan.label, InputState(intent(plan.fingerprint, self.clear, plan.generation)))
         self.state.flush()
         error = self._record(prepared, list(pool.map(self._create, prepared)))
+        if len(self.refused) != self._refusals_saved:  # durable now: a crash must not forget them
+            self._save_invalid()
         # The ids go out with the next wave's intents (one write of each chunk, not two); a crash
         # before that leaves intents, which a retry resends with their Idempotency-Keys.
         if error is not None:
-            self.state.save_invalid(self.invalid)
+            self._save_invalid()
             raise error
 
     def _plan(self, wave: list[tuple[str, Any]], pool: ThreadPoolExecutor) -> list[Planned]:
@@ -171,7 +217,7 @@ class BatchSubmitter:
         for (label, _), loaded in zip(wave, loaded_wave, strict=True):
             if isinstance(loaded, VlmInputError):
                 self.invalid[label] = short(loaded.message)
-            else:
+            elif not self._refused_before(label, loaded):
                 candidates.append((label, loaded))
         plans: list[Planned] = []
         unread = 0
@@ -230,7 +276,8 @@ class BatchSubmitter:
                 # A nightly folder is mostly new files: an md5 lookup per input would be a third
                 # of the submit requests and almost always miss. Only inputs with a record (a
                 # retry, a Clear) may be stored already.
-                return self.submission.prepare(self.client, plan.loaded, reuse=plan.recorded)
+                with attempts_at_most(self._left(plan)):
+                    return self.submission.prepare(self.client, plan.loaded, reuse=plan.recorded)
             except VlmError as exc:
                 return exc
 
@@ -240,8 +287,9 @@ class BatchSubmitter:
         for plan, result in zip(todo, pool.map(prepare, todo), strict=True):
             if isinstance(result, VlmError):
                 if result.input_problem:
-                    self.invalid[plan.label] = short(f"not submitted: {result}")
+                    self._refuse(plan, result)
                 elif result.transient:
+                    plan.spent[UPLOAD] += result.attempts
                     self.unsettled.append((plan, result))
                 elif error is None:
                     error = result
@@ -249,7 +297,7 @@ class BatchSubmitter:
                 plan.source = result
         ready = [p for p in plans if p.source is not None]
         if error is not None:
-            self.state.save_invalid(self.invalid)
+            self._save_invalid()
             raise error
         return ready
 
@@ -259,7 +307,8 @@ class BatchSubmitter:
         assert plan.source is not None
         key = idempotency_key(self.identity, plan.fingerprint, plan.generation)
         try:
-            return self.submission.create(self.client, plan.source, batch=True, idempotency_key=key)
+            with attempts_at_most(self._left(plan)):
+                return self.submission.create(self.client, plan.source, batch=True, idempotency_key=key)
         except VlmError as exc:
             if not exc.transient and not exc.input_problem:
                 self._stop.set()  # a rejected key, a conflict...: stop
@@ -280,41 +329,46 @@ class BatchSubmitter:
             elif result.transient:  # a lost answer is resent with the same key; others as they were
                 if isinstance(result, OutcomeUnknownError):
                     plan.step = Step.RESUBMIT
+                plan.spent[CREATE] += result.attempts
                 self.unsettled.append((plan, result))
             elif result.input_problem:
-                self.invalid[plan.label] = short(f"not submitted: {result}")
+                self._refuse(plan, result)
             elif error is None:
                 error = result
         return error
 
     def _settle(self, pool: ThreadPoolExecutor) -> None:
-        """More rounds, with backoff, for inputs that met a transient error; what is left fails the try."""
+        """Rounds, with backoff, for inputs that met a transient error with budget left (a create
+        whose answer was lost); what is left then fails the try."""
         lost = sum(isinstance(e, OutcomeUnknownError) for _, e in self.unsettled)
         self.log.warning(
             "%d input(s) met transient errors (%d submit(s) lost their answer: resent with the same "
-            "Idempotency-Key; a server that does not honour it may bill duplicates); trying them again",
+            "Idempotency-Key; a server that does not honour it may bill duplicates)",
             len(self.unsettled),
             lost,
         )
         delay = SETTLE_BACKOFF
-        for _ in range(SETTLE_ROUNDS):
-            if not self.unsettled:
-                return
-            retry_after = max(
-                (getattr(e, "retry_after", None) or 0.0 for _, e in self.unsettled), default=0.0
+        while again := [(plan, error) for plan, error in self.unsettled if self._left(plan) > 0]:
+            spent = [(plan, error) for plan, error in self.unsettled if self._left(plan) <= 0]
+            retry_after = max((e.retry_after or 0.0 for _, e in again), default=0.0)
+            self.log.info(
+                "trying %d input(s) again in %.0fs, within what is left of each call's %d attempts",
+                len(again),
+                max(delay, retry_after),
+                self.attempts_per_call,
             )
             time.sleep(max(delay, retry_after))
             delay = min(delay * 2, SETTLE_MAX_PAUSE)
-            plans = [plan for plan, _ in self.unsettled]
-            self.unsettled = []
-            self._submit(plans, pool)
+            self.unsettled = spent
+            self._submit([plan for plan, _ in again], pool)
         if self.unsettled:
             plan, first = self.unsettled[0]
-            self.state.save_invalid(self.invalid)
+            self._save_invalid()
             raise BatchSubmitIncomplete(
-                f"{len(self.unsettled)} input(s) still met transient errors after {SETTLE_ROUNDS} more "
-                f"rounds; the task's retry submits them (lost answers with the same Idempotency-Key). "
-                f"First: {plan.label}: {first}"
+                f"{len(self.unsettled)} input(s) could not be submitted in this try: their calls met "
+                f"transient errors for all {self.attempts_per_call} attempts of the retry budget "
+                f"(max_retries={self.attempts_per_call - 1}); a retry of the task submits only these "
+                f"(lost answers with the same Idempotency-Key). First: {plan.label}: {first}"
             )
 
 

@@ -16,11 +16,18 @@ from pydantic import BaseModel
 
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
 from airflow_provider_vlm.durable import clear_number, task_identity
-from airflow_provider_vlm.hooks.vlm import VlmHook
+from airflow_provider_vlm.hooks.vlm import VlmHook, check_max_retries
 from airflow_provider_vlm.operators._submission import Submission, build_config, build_metadata
 from airflow_provider_vlm.validation import ResponseValidator
 
-__all__ = ["DEFER_GRACE", "PredictionRequestMixin", "clear_number", "seconds", "task_identity"]
+__all__ = [
+    "DEFER_GRACE",
+    "PredictionRequestMixin",
+    "check_max_retries",
+    "clear_number",
+    "seconds",
+    "task_identity",
+]
 
 #: Added to the remaining wait for ``defer(timeout=...)``: only a backstop behind the trigger's deadline.
 DEFER_GRACE = 60.0
@@ -50,6 +57,7 @@ class PredictionRequestMixin:
     max_poll_interval: float
     timeout: float | None
     vlm_conn_id: str
+    max_retries: int | None
 
     def _init_request(
         self,
@@ -67,6 +75,7 @@ class PredictionRequestMixin:
         max_poll_interval: float | timedelta,
         timeout: float | timedelta | None,
         vlm_conn_id: str,
+        max_retries: int | None = None,
     ) -> None:
         if autocast and response_model is not None:
             raise VlmInputError(f"{owner}: give autocast=True or response_model, not both")
@@ -86,10 +95,11 @@ class PredictionRequestMixin:
         )
         self.timeout = seconds(timeout, name="timeout")
         self.vlm_conn_id = vlm_conn_id
+        self.max_retries = check_max_retries(max_retries, owner=owner)
 
     @cached_property
     def hook(self) -> VlmHook:
-        return VlmHook(self.vlm_conn_id)
+        return VlmHook(self.vlm_conn_id, max_retries=self.max_retries)
 
     def response_validator(self) -> ResponseValidator:
         """How completed responses are judged: the same for one input or many (one per task)."""

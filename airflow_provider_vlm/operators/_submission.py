@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 
 from airflow_provider_vlm.client import (
     GenerationConfig,
     Prediction,
-    RateLimitError,
     RequestMetadata,
     VlmClient,
     VlmError,
@@ -30,33 +28,6 @@ from airflow_provider_vlm.identity import fingerprint
 from airflow_provider_vlm.operators._inputs import LoadedInput, request_source
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-#: Extra attempts of an upload that met a transient error after the client's own retries.
-UPLOAD_ATTEMPTS = 4
-UPLOAD_BACKOFF = 1.0
-
-
-def tolerate_transient(
-    call: Callable[[], T], *, what: str, attempts: int = UPLOAD_ATTEMPTS, backoff: float = UPLOAD_BACKOFF
-) -> T:
-    """Run a call that bills nothing (an upload, a read) again after a transient error.
-
-    The client already retries such calls a few times within seconds; a burst of 5xx/429 can
-    outlast that, and failing a 10,000-document batch for one unlucky read is worse than waiting.
-    """
-    for attempt in range(attempts + 1):
-        try:
-            return call()
-        except VlmError as exc:
-            if not exc.transient or attempt == attempts:
-                raise
-            delay = backoff * 2**attempt
-            if isinstance(exc, RateLimitError) and exc.retry_after:
-                delay = max(delay, exc.retry_after)
-            log.warning("%s failed (%s); trying again in %.1fs", what, exc, delay)
-            time.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def naming_input(exc: VlmError, label: str) -> VlmError:
@@ -133,10 +104,8 @@ class Submission:
             return source
         content = source.pop("file")
         try:
-            uploaded = tolerate_transient(
-                lambda: client.files.upload(content, filename=loaded.filename, force=not reuse),
-                what=f"upload of {loaded.label}",
-            )
+            # The client's own retries are the whole budget of the call (``max_retries``).
+            uploaded = client.files.upload(content, filename=loaded.filename, force=not reuse)
         except VlmError as exc:
             if exc.input_problem:
                 raise naming_input(exc, f"upload of {loaded.label} refused") from exc

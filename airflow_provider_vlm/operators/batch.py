@@ -21,11 +21,13 @@ from airflow.sdk import BaseOperator, conf
 from pydantic import BaseModel
 
 from airflow_provider_vlm import metrics
+from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.operators._batch_collect import (
     BatchFailedError,
+    BatchInputsRefusedError,
     BatchTimeoutError,
     Collector,
     apply_failure_policy,
@@ -89,6 +91,9 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
     :param max_xcom_results_bytes: without ``output_path``, the full results go to XCom only up
         to this size (JSON); larger results are left out of XCom, with a warning.
     :param vlm_conn_id: Airflow connection of type ``vlm``.
+    :param max_retries: the retry budget of each API call: at most ``max_retries + 1`` attempts
+        per call in one try (default: the connection's ``max_retries`` extra); past it the try
+        fails with a transient error and the task's ``retries`` take over. See ``docs/retries.md``.
     """
 
     template_fields: Sequence[str] = (
@@ -129,6 +134,7 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
         max_concurrent_polls: int = 20,
         max_xcom_results_bytes: int = 512_000,
         vlm_conn_id: str = VlmHook.default_conn_name,
+        max_retries: int | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("retry_policy", default_retry_policy())
@@ -163,6 +169,7 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
             max_poll_interval=max_poll_interval,
             timeout=timeout,
             vlm_conn_id=vlm_conn_id,
+            max_retries=max_retries,
         )
         self.inputs = inputs
         self.source = source
@@ -190,6 +197,7 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
             owner=self.task_id, inputs=self.inputs, source=self.source, pattern=self.pattern
         )
 
+    @hands_over_to_retries
     def execute(self, context: Context) -> Any:
         items = self.resolve_inputs()
         client = self.hook.get_client()
@@ -241,6 +249,7 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
 
     # --- resume: fetch results, write them, apply the failure policy ---------------------------
 
+    @hands_over_to_retries
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger; what is needed comes from the event and the durable state."""
         ev = PredictionEvent.from_dict(event)
@@ -287,4 +296,4 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
         )
 
 
-__all__ = ["BatchFailedError", "BatchTimeoutError", "GenerateBatchOperator"]
+__all__ = ["BatchFailedError", "BatchInputsRefusedError", "BatchTimeoutError", "GenerateBatchOperator"]

@@ -18,6 +18,7 @@ from airflow.sdk import BaseOperator, conf
 from pydantic import BaseModel
 
 from airflow_provider_vlm import metrics
+from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm._summary import log_finished_wait
 from airflow_provider_vlm.client import (
     GenerationConfig,
@@ -75,6 +76,9 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
     :param timeout: how long one try waits (seconds or timedelta; ``None``: no limit); a retry
         gets a fresh one.
     :param vlm_conn_id: Airflow connection of type ``vlm``.
+    :param max_retries: the retry budget of each API call: at most ``max_retries + 1`` attempts
+        per call in one try (default: the connection's ``max_retries`` extra); past it the try
+        fails with a transient error and the task's ``retries`` take over. See ``docs/retries.md``.
 
     See ``docs/operators.md`` and ``docs/retries.md`` for the retry rules.
     """
@@ -115,6 +119,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         max_poll_interval: float | timedelta = 30.0,
         timeout: float | timedelta | None = 3600.0,
         vlm_conn_id: str = VlmHook.default_conn_name,
+        max_retries: int | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("retry_policy", default_retry_policy())
@@ -136,6 +141,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
             max_poll_interval=max_poll_interval,
             timeout=timeout,
             vlm_conn_id=vlm_conn_id,
+            max_retries=max_retries,
         )
         self.file = file
         self.file_id = file_id
@@ -184,6 +190,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
 
     # --- one try -----------------------------------------------------------------------------
 
+    @hands_over_to_retries
     def execute(self, context: Context) -> Any:
         check_arguments(
             media=self.media,
@@ -249,6 +256,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         )
         return self._result(client, finished)
 
+    @hands_over_to_retries
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger; everything needed is in the event (``dag.test()`` passes only it)."""
         client = self.hook.get_client()

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm.client import GenerationConfig, VlmInputError
 from airflow_provider_vlm.durable import submit_once
-from airflow_provider_vlm.hooks.vlm import VlmHook
+from airflow_provider_vlm.hooks.vlm import VlmHook, check_max_retries
 from airflow_provider_vlm.identity import fingerprint
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.operators._common import seconds
@@ -50,6 +51,9 @@ class GenerateSchemaOperator(BaseOperator):
     :param poll_interval: polling interval while the schema is generated (seconds or timedelta).
     :param timeout: how long to wait for the schema (seconds or timedelta).
     :param vlm_conn_id: Airflow connection of type ``vlm``.
+    :param max_retries: the retry budget of each API call: at most ``max_retries + 1`` attempts
+        per call in one try (default: the connection's ``max_retries`` extra); past it the try
+        fails with a transient error and the task's ``retries`` take over. See ``docs/retries.md``.
     """
 
     template_fields: Sequence[str] = ("file", "file_id", "url", "images", "model", "config")
@@ -69,6 +73,7 @@ class GenerateSchemaOperator(BaseOperator):
         poll_interval: float | timedelta = 2.0,
         timeout: float | timedelta = 600.0,
         vlm_conn_id: str = VlmHook.default_conn_name,
+        max_retries: int | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("retry_policy", default_retry_policy())
@@ -90,14 +95,16 @@ class GenerateSchemaOperator(BaseOperator):
         self.poll_interval = seconds(poll_interval, name="poll_interval") or 2.0
         self.timeout = seconds(timeout, name="timeout") or 600.0
         self.vlm_conn_id = vlm_conn_id
+        self.max_retries = check_max_retries(max_retries, owner=self.task_id)
         #: The prediction of this try, for OpenLineage (not serialized).
         self._lineage_prediction_id: str | None = None
         self._lineage_credits: float | None = None
 
     @cached_property
     def hook(self) -> VlmHook:
-        return VlmHook(self.vlm_conn_id)
+        return VlmHook(self.vlm_conn_id, max_retries=self.max_retries)
 
+    @hands_over_to_retries
     def execute(self, context: Context) -> Any:
         import time
 

@@ -18,10 +18,11 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 from pydantic import BaseModel
 
+from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm._summary import log_finished_wait
 from airflow_provider_vlm.client import PredictionTimeoutError
 from airflow_provider_vlm.client.errors import TRANSIENT_ERRORS
-from airflow_provider_vlm.hooks.vlm import VlmHook
+from airflow_provider_vlm.hooks.vlm import VlmHook, check_max_retries
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.sensors._completion import first_check, outcome, settle_event
@@ -44,6 +45,9 @@ class PredictionSensor(BaseSensorOperator):
     :param autocast: validate the response against its domain's JSON schema (``domain`` or the
         prediction's own).
     :param response_model: a pydantic model to validate the response against.
+    :param max_retries: the retry budget of each API call: at most ``max_retries + 1`` attempts
+        per call (default: the connection's ``max_retries`` extra). The wait itself rides out
+        transient errors until the sensor's ``timeout``. See ``docs/retries.md``.
     """
 
     template_fields: Sequence[str] = ("prediction_id", "domain")
@@ -60,6 +64,7 @@ class PredictionSensor(BaseSensorOperator):
         response_model: type[BaseModel] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         max_poll_interval: float | timedelta = 30.0,
+        max_retries: int | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 5.0)
@@ -73,6 +78,7 @@ class PredictionSensor(BaseSensorOperator):
         self.autocast = autocast
         self.response_model = response_model
         self.deferrable = deferrable
+        self.max_retries = check_max_retries(max_retries, owner=self.task_id)
         cap = (
             max_poll_interval.total_seconds()
             if isinstance(max_poll_interval, timedelta)
@@ -82,7 +88,7 @@ class PredictionSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> VlmHook:
-        return VlmHook(self.vlm_conn_id)
+        return VlmHook(self.vlm_conn_id, max_retries=self.max_retries)
 
     @cached_property
     def check(self) -> ResponseValidator:
@@ -100,6 +106,7 @@ class PredictionSensor(BaseSensorOperator):
             )
         return self.prediction_id
 
+    @hands_over_to_retries
     def execute(self, context: Context) -> Any:
         prediction_id = self._check_id()
         context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=prediction_id)
@@ -133,6 +140,7 @@ class PredictionSensor(BaseSensorOperator):
             return False
         return PokeReturnValue(is_done=True, xcom_value=outcome(client, prediction, self.check))
 
+    @hands_over_to_retries
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         client = self.hook.get_client()
         try:

@@ -144,7 +144,9 @@ def test_flaky_status_calls_all_complete(run_dag: RunDag, dev: Any, tmp_path: Pa
     """20% 5xx and 10% 429 (Retry-After) on every GET, from the first submit on: all complete.
 
     Every GET may fail (status polls, the retry's md5 look-ups and look-ups of recorded
-    predictions, result fetches); none of them may fail the batch. 45 inputs stay under the
+    predictions, result fetches). Each read has the DAG's budget (``max_retries=8``: about 2e-5
+    of reads outlast it); the wait rides failed polls out, and a read past its budget fails the
+    try, whose retry re-attaches: so one extra try is allowed, a duplicate never. 45 inputs stay under the
     trigger's list-sweep threshold (50), so every poll round is one GET per id. ``vlm_batch_flaky_retry``
     crashes its first try after 30 creates, so the second try's look-ups run under the same
     faults (where a ``RateLimitError`` once escaped and failed the batch).
@@ -159,7 +161,8 @@ def test_flaky_status_calls_all_complete(run_dag: RunDag, dev: Any, tmp_path: Pa
     result = run_dag(dag_id, env=env)
     task = result.task("extract")
     assert task["state"] == "success", result.tail()
-    assert task["try_number"] == (2 if dag_id == "vlm_batch_flaky_retry" else 1), result.tail()
+    first = 2 if dag_id == "vlm_batch_flaky_retry" else 1
+    assert first <= task["try_number"] <= first + 1, result.tail()
     assert result.xcom("extract")["counts"] == {"completed": 45}
     stats = dev.stats()
     assert stats["faults_injected"]["error"] > 0 and stats["faults_injected"]["rate_limit"] > 0, stats
@@ -171,10 +174,10 @@ def test_the_soak_fault_mix_on_every_call_completes_without_duplicates(
 ) -> None:
     """20% 5xx, 10% 429 and 5% dropped connections on every call, uploads and creates included.
 
-    An input whose upload or create meets a transient error past the client's retries (or whose
-    create answer is lost) does not end the try for the others: it gets more rounds after the last
-    wave, a lost answer resent with the same ``Idempotency-Key``. Found by the soak, where one
-    unlucky md5 look-up failed a 2,000-invoice try four times over.
+    An input whose create answer is lost does not end the try for the others: it gets more rounds
+    after the last wave, resent with the same ``Idempotency-Key``, within its retry budget
+    (``max_retries=8`` here). A call that outlasts its budget (about 1e-4 of them at this fault
+    rate) fails the try after the others are recorded, and the retry submits only what is left.
     """
     docs = make_documents(tmp_path / "in", 60)
     dev.faults(
@@ -189,7 +192,7 @@ def test_the_soak_fault_mix_on_every_call_completes_without_duplicates(
     result = run_dag("vlm_batch_chaos", env=env)
     task = result.task("extract")
     assert task["state"] == "success", result.tail()
-    assert task["try_number"] == 1, result.tail()  # settled within the try, not by the scheduler
+    assert task["try_number"] <= 2, result.tail()  # settled within the budget, rarely by a retry
     # 20% of 60 creates answer 5xx (an unknown outcome, never retried blindly): P(none) < 2e-6
     assert "met transient errors" in result.output
     assert result.xcom("extract")["counts"] == {"completed": 60}

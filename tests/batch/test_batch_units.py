@@ -10,12 +10,19 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from airflow_provider_vlm.client import PredictionStatus, VlmInputError
+from airflow_provider_vlm.client import AuthenticationError, PredictionStatus, VlmClient, VlmInputError
+from airflow_provider_vlm.client.errors import TaskRetry
 from airflow_provider_vlm.durable import RecordError, SubmissionRecord
 from airflow_provider_vlm.operators._batch_collect import apply_failure_policy
 from airflow_provider_vlm.operators._batch_output import InputResult, ResultWriter
 from airflow_provider_vlm.operators._batch_state import HEADER_KEY, INVALID_KEY, BatchState, InputState
-from airflow_provider_vlm.operators.batch import BatchFailedError, GenerateBatchOperator
+from airflow_provider_vlm.operators._batch_submit import BatchSubmitter
+from airflow_provider_vlm.operators._submission import Submission
+from airflow_provider_vlm.operators.batch import (
+    BatchFailedError,
+    BatchInputsRefusedError,
+    GenerateBatchOperator,
+)
 from airflow_provider_vlm.state_store import CHUNK_BYTES
 
 from .conftest import make_documents
@@ -243,16 +250,68 @@ def test_failure_policy(allowed: float, fails: bool) -> None:
         apply_failure_policy(summary, allowed, log)
 
 
-def test_errors_of_one_input_do_not_stop_the_batch() -> None:
-    """The batch reads the error table: a refused input is reported, anything else stops it."""
-    from airflow_provider_vlm.client import AuthenticationError, InvalidRequestError, RateLimitError
-    from airflow_provider_vlm.client.errors import ConfigurationError
+def test_a_try_whose_every_failure_is_a_refused_input_spends_no_retry() -> None:
+    with ResultWriter(None) as writer:
+        writer.add(result(0))
+        writer.add(InputResult("empty.pdf", "invalid", error="file is empty: empty.pdf"))
+    refused = writer.summary()
+    with pytest.raises(BatchInputsRefusedError, match="a retry would not change it") as info:
+        apply_failure_policy(refused, 0.0, logging.getLogger("test"))
+    assert info.value.task_retry is TaskRetry.FAIL
+    with ResultWriter(None) as writer:
+        writer.add(result(0, "failed"))
+        writer.add(InputResult("empty.pdf", "invalid", error="file is empty: empty.pdf"))
+    mixed = writer.summary()
+    with pytest.raises(BatchFailedError) as info:
+        apply_failure_policy(mixed, 0.0, logging.getLogger("test"))
+    assert type(info.value) is BatchFailedError  # a failed prediction may succeed when resubmitted
 
-    assert InvalidRequestError("bad pdf", status_code=422).input_problem
-    assert InvalidRequestError("too large", status_code=413).input_problem
-    assert VlmInputError("file is empty").input_problem
-    assert not ConfigurationError("no API key").input_problem
-    assert not AuthenticationError("revoked", status_code=401).input_problem
-    assert not RateLimitError("slow down", status_code=429, retry_after=1.0).input_problem
-    source = Path(__file__).resolve().parents[2] / "airflow_provider_vlm" / "operators"
-    assert "_is_input_problem" not in "".join(p.read_text() for p in source.glob("*.py"))
+
+def test_errors_of_one_input_do_not_stop_the_batch(dev: Any, tmp_path: Path) -> None:
+    """The submit step against the dev server: an input refused for what it is (by the server or
+    locally) is reported and the others go on; a retry of the same clear does not send it again, a
+    Clear does; an error that is not the input's (a rejected key) stops the batch."""
+    docs = make_documents(tmp_path, 3)
+    empty, missing = tmp_path / "empty.txt", tmp_path / "missing.txt"
+    empty.write_bytes(b"")
+    items = [(str(p), p) for p in (docs[0], empty, docs[1], docs[2], missing)]
+    store = MemoryStore()
+
+    def submitter(client: VlmClient, clear: int) -> BatchSubmitter:
+        return BatchSubmitter(
+            submission=Submission(media="document", domain="document.receipt"),
+            client=client,
+            state=BatchState.load(store),
+            identity="batch-test",
+            clear=clear,
+            media="document",
+            max_active_submissions=1,  # inputs in order: the first upload meets the refusal
+            log=logging.getLogger("test"),
+        )
+
+    def uploads() -> int:
+        return int(dev.stats()["requests"].get("POST /files", 0))
+
+    with VlmClient(dev.api_key, dev.base_url, max_retries=0) as client:
+        dev.faults(rules=[{"method": "POST", "path": "/files", "status": 415, "count": 1}])
+        first = submitter(client, clear=0)
+        waiting = first.run(items)
+        assert len(waiting) == 2 and first.counts["submitted"] == 2
+        assert set(first.invalid) == {str(docs[0]), str(empty), str(missing)}
+        assert "(HTTP 415)" in first.invalid[str(docs[0])] and "empty" in first.invalid[str(empty)]
+        sent = uploads()
+
+        retry = submitter(client, clear=0)
+        assert sorted(retry.run(items)) == sorted(waiting)
+        assert uploads() == sent  # the refused input is not sent again, nothing else is submitted
+        assert retry.counts["attached"] == 2 and retry.counts["submitted"] == 0
+        assert retry.invalid == first.invalid
+        assert BatchState.load(store).load_invalid() == first.invalid
+
+        cleared = submitter(client, clear=1)  # a Clear: "extract again", the refused one included
+        cleared.run(items)
+        assert str(docs[0]) not in cleared.invalid and cleared.counts["submitted"] == 3
+
+        dev.faults(rules=[{"method": "POST", "path": "/document/generate", "status": 401}])
+        with pytest.raises(AuthenticationError):
+            submitter(client, clear=2).run(items)

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from airflow_provider_vlm.client import (
+    APIError,
     AuthenticationError,
     ConflictError,
     InvalidRequestError,
@@ -18,6 +19,7 @@ from airflow_provider_vlm.client import (
     ServerError,
     TransportError,
     VlmClient,
+    attempts_at_most,
 )
 from airflow_provider_vlm.client._retry import RetryPolicy, parse_retry_after
 from tests.client.conftest import route_count
@@ -51,11 +53,66 @@ def test_reads_retry_5xx_and_429(dev, status: int) -> None:
 def test_reads_give_up_after_max_retries(dev) -> None:
     with _fast(dev, max_retries=2) as client:
         prediction = _submit(client)
-        dev.faults(rules=[{"method": "GET", "path": "/predictions/*", "status": 502, "count": 10}])
+        dev.faults(rules=[{"method": "GET", "path": "/predictions/*", "status": 502}])
         with pytest.raises(ServerError) as info:
             client.predictions.get(prediction.id)
     assert info.value.status_code == 502
     assert route_count(dev.stats(), "GET /predictions/{id}") == 3
+    assert info.value.attempts == 3
+    assert "GET /predictions/{id}" in str(info.value)
+    assert "gave up after 3 attempts (max_retries=2)" in str(info.value)
+
+
+def test_an_upload_that_always_answers_503_is_attempted_max_retries_plus_one_times(dev) -> None:
+    dev.faults(rules=[{"method": "POST", "path": "/files", "status": 503}])
+    with _fast(dev, max_retries=2) as client, pytest.raises(ServerError) as info:
+        client.files.upload(b"%PDF-1.4 budget", filename="budget.pdf", force=True)
+    assert route_count(dev.stats(), "POST /files") == 3
+    assert info.value.transient
+    assert "[POST /files]; gave up after 3 attempts (max_retries=2)" in str(info.value)
+
+
+def test_a_refused_generate_is_attempted_max_retries_plus_one_times(dev) -> None:
+    """429 / 503 with ``Retry-After`` mean "not done": resent, within the same budget."""
+    dev.faults(rules=[{"method": "POST", "path": "/document/generate", "status": 503, "retry_after": 0}])
+    with _fast(dev, max_retries=2) as client, pytest.raises(RateLimitError) as info:
+        _submit(client)
+    assert route_count(dev.stats(), "POST /document/generate") == 3
+    assert "gave up after 3 attempts (max_retries=2)" in str(info.value)
+
+
+def test_max_retries_zero_means_one_attempt(dev) -> None:
+    dev.faults(rules=[{"method": "GET", "path": "/domains", "status": 500}])
+    with _fast(dev, max_retries=0) as client, pytest.raises(ServerError) as info:
+        client.list_domains()
+    assert route_count(dev.stats(), "GET /domains") == 1
+    assert "gave up after 1 attempt (max_retries=0)" in str(info.value)
+
+
+def test_attempts_at_most_caps_a_call_below_the_budget(dev) -> None:
+    """What the batch's settle rounds use: a caller that spent part of a call's budget."""
+    dev.faults(rules=[{"method": "GET", "path": "/domains", "status": 502}])
+    with _fast(dev, max_retries=5) as client:
+        with attempts_at_most(2), pytest.raises(ServerError):
+            client.list_domains()
+        assert route_count(dev.stats(), "GET /domains") == 2
+        dev.reset()
+        dev.faults(rules=[{"method": "GET", "path": "/domains", "status": 502}])
+        with pytest.raises(ServerError):  # outside, the whole budget again
+            client.list_domains()
+    assert route_count(dev.stats(), "GET /domains") == 6
+
+
+def test_501_is_not_retried_and_is_not_transient(dev) -> None:
+    """Not Implemented gives the same answer again: one attempt, and a wait would end on it."""
+    with _fast(dev, max_retries=3) as client:
+        prediction = _submit(client)
+        dev.faults(rules=[{"method": "GET", "path": "/predictions/*", "status": 501}])
+        with pytest.raises(APIError) as info:
+            client.predictions.get(prediction.id)
+    assert route_count(dev.stats(), "GET /predictions/{id}") == 1
+    assert info.value.status_code == 501
+    assert not info.value.transient and not info.value.resent
 
 
 def test_retry_after_is_honoured(dev) -> None:
@@ -66,14 +123,14 @@ def test_retry_after_is_honoured(dev) -> None:
         dev.faults(
             rules=[{"method": "GET", "path": "/predictions/*", "status": 429, "count": 1, "retry_after": 1}]
         )
-        original = policy.delay_after_response
+        original = policy.delay
 
-        def spy(response, attempt, *, creates):
-            delay = original(response, attempt, creates=creates)
+        def spy(error, attempts):
+            delay = original(error, attempts)
             slept.append(delay)
             return delay
 
-        policy.delay_after_response = spy  # type: ignore[method-assign]
+        policy.delay = spy  # type: ignore[method-assign]
         client.predictions.get(prediction.id)
     assert slept[0] == 1.0
 
@@ -161,16 +218,15 @@ def test_generate_read_timeout_is_outcome_unknown(dev) -> None:
     assert route_count(dev.stats(), "POST /document/generate") == 1
 
 
-def test_read_timeout_and_dropped_connections_are_retried(dev) -> None:
+@pytest.mark.parametrize("fault", [{"latency": 1.0}, {"drop_rate": 1.0}], ids=["read-timeout", "dropped"])
+def test_read_timeout_and_dropped_connections_are_retried(dev, fault: dict) -> None:
     with _fast(dev, timeout=0.3, max_retries=2) as client:
         prediction = _submit(client)
-        dev.faults(latency=1.0, methods=["GET"])
-        with pytest.raises(TransportError):
-            client.predictions.get(prediction.id)
-        dev.reset()
-        dev.faults(drop_rate=1.0, methods=["GET"])
+        dev.faults(methods=["GET"], **fault)
         with pytest.raises(TransportError) as info:
             client.predictions.get(prediction.id)
+    assert route_count(dev.stats(), "GET /predictions/{id}") == 3
+    assert info.value.attempts == 3
     assert "GET /predictions/{id}" in str(info.value)
 
 

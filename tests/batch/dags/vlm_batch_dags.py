@@ -28,6 +28,9 @@ CRASH_AFTER = int(os.environ.get("VLM_BATCH_CRASH_AFTER", "10"))
 START = datetime(2026, 1, 1)
 FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0}
 RETRYING = {"retries": 2, "retry_delay": timedelta(seconds=1)}
+# The fault-mix tests inject a fault into 30-35 % of calls: a call then outlasts a budget of m
+# retries with probability p ** (m + 1); 8 makes that about 1e-4 (docs/retries.md).
+FAULT_BUDGET = {"max_retries": 8}
 GENERIC = "document.receipt"
 
 
@@ -80,6 +83,7 @@ with _dag("vlm_batch_many"):
         max_concurrent_polls=20,
         **FAST,
         **RETRYING,
+        **FAULT_BUDGET,
     )
 
 with _dag("vlm_batch_listed"):
@@ -144,6 +148,7 @@ with _dag("vlm_batch_flaky_retry"):
         max_active_submissions=4,
         **FAST,
         **RETRYING,
+        **FAULT_BUDGET,
     )
 
 with _dag("vlm_batch_chaos"):
@@ -158,4 +163,5 @@ with _dag("vlm_batch_chaos"):
         max_active_submissions=4,
         **FAST,
         **RETRYING,
+        **FAULT_BUDGET,
     )
