@@ -38,13 +38,13 @@ from airflow_provider_vlm.operators._batch_state import BatchState
 from airflow_provider_vlm.operators._batch_submit import BatchSubmitter
 from airflow_provider_vlm.operators._batch_wait import batch_trigger, wait_blocking
 from airflow_provider_vlm.operators._common import (
-    DEFER_GRACE,
     PredictionRequestMixin,
     clear_number,
     task_identity,
 )
 from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import check_arguments
+from airflow_provider_vlm.operators._stopping import StopReporting
 from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
+class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator):
     """Run one prediction per input, wait for all of them in one trigger, write the results.
 
     Returns (XCom) a small summary: counts per status, credits used, the first failed inputs and
@@ -184,6 +184,7 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
         self._lineage_labels: list[str] = []
         self._lineage_prediction_ids: list[str] = []
         self._lineage_summary: dict[str, Any] = {}
+        self._waiting_ids: list[str] = []
 
     @property
     def metric_tags(self) -> dict[str, str]:
@@ -215,6 +216,7 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
             log=self.log,
         )
         waiting = submitter.run(items)
+        self._waiting_ids = waiting
         counts = submitter.counts
         metrics.submitted(self.metric_tags, counts["submitted"] + counts["resubmitted"])
         metrics.reattached(self.metric_tags, counts["kept"] + counts["attached"])
@@ -224,13 +226,9 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
 
         trigger = self.trigger_for(waiting)
         if self.deferrable:
-            self.log.info("deferring: %s predictions waiting", f"{len(waiting):,}")
+            self.log_deferring(waiting)
             self.defer(
-                trigger=trigger,
-                method_name="execute_complete",
-                timeout=None
-                if self.timeout is None
-                else timedelta(seconds=self.timeout + self.max_poll_interval + DEFER_GRACE),
+                trigger=trigger, method_name="execute_complete", timeout=self.deferral_timeout(context)
             )
         self.log.info("waiting on the worker: %s predictions", f"{len(waiting):,}")
         event = wait_blocking(client, trigger, log=self.log)
@@ -248,6 +246,10 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
         )
 
     # --- resume: fetch results, write them, apply the failure policy ---------------------------
+
+    def recorded_waiting_ids(self, context: Context) -> list[str]:
+        entries = BatchState.from_context(context).entries.values()
+        return [e.record.prediction_id for e in entries if e.record.prediction_id and e.status is None]
 
     @hands_over_to_retries
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:

@@ -28,12 +28,13 @@ from airflow_provider_vlm.client import (
     ResponseValidationError,
     VlmClient,
 )
-from airflow_provider_vlm.durable import Step, submit_once
+from airflow_provider_vlm.durable import RecordStore, Step, submit_once
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
-from airflow_provider_vlm.operators._common import DEFER_GRACE, PredictionRequestMixin
+from airflow_provider_vlm.operators._common import PredictionRequestMixin
 from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
+from airflow_provider_vlm.operators._stopping import StopReporting
 from airflow_provider_vlm.retry_policy import default_retry_policy
 from airflow_provider_vlm.sensors._completion import (
     first_check,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class GenerateOperator(PredictionRequestMixin, BaseOperator):
+class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
     """Run one VLM Run prediction and return its record ``{id, status, type, domain, ..., response}``.
 
     :param domain: what to extract, ``<category>.<name>``, e.g. ``document.invoice`` (templated).
@@ -80,7 +81,8 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         per call in one try (default: the connection's ``max_retries`` extra); past it the try
         fails with a transient error and the task's ``retries`` take over. See ``docs/retries.md``.
 
-    See ``docs/operators.md`` and ``docs/retries.md`` for the retry rules.
+    See ``docs/operators.md`` and ``docs/retries.md`` for the retry rules, ``docs/stopping.md`` for
+    what mark failed, clear and timeouts do (the prediction keeps running: VLM Run cannot cancel it).
     """
 
     template_fields: Sequence[str] = (
@@ -152,6 +154,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         #: The prediction this try submitted or finished, for OpenLineage (not serialized).
         self._lineage_prediction_id: str | None = None
         self._lineage_credits: float | None = None
+        self._waiting_ids: list[str] = []
 
     @property
     def metric_tags(self) -> dict[str, str]:
@@ -219,6 +222,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         else:
             metrics.submitted(self.metric_tags)
         self._lineage_prediction_id = submitted.prediction_id
+        self._waiting_ids = [submitted.prediction_id]
 
         prediction = submitted.prediction
         if prediction is not None and prediction.status.is_terminal:
@@ -232,6 +236,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
 
         deadline = None if self.timeout is None else time.time() + self.timeout
         if self.deferrable:
+            self.log_deferring(self._waiting_ids)
             self.defer(
                 trigger=PredictionTrigger(
                     prediction_ids=[submitted.prediction_id],
@@ -241,9 +246,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
                     max_poll_interval=self.max_poll_interval,
                 ),
                 method_name="execute_complete",
-                timeout=None
-                if self.timeout is None
-                else timedelta(seconds=self.timeout + self.max_poll_interval + DEFER_GRACE),
+                timeout=self.deferral_timeout(context),
             )
         finished = wait_blocking(
             client,
@@ -255,6 +258,10 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
             log=self.log,
         )
         return self._result(client, finished)
+
+    def recorded_waiting_ids(self, context: Context) -> list[str]:
+        record = RecordStore.from_context(context).load()
+        return [] if record is None or record.prediction_id is None else [record.prediction_id]
 
     @hands_over_to_retries
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:

@@ -25,6 +25,7 @@ from airflow_provider_vlm.client._polling import (
 from airflow_provider_vlm.client._shared import run_coalesced, shared_async_client
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
 from airflow_provider_vlm.hooks.vlm import VlmHook
+from airflow_provider_vlm.stopping import still_running
 
 __all__ = ["SWEEP_MIN_IDS", "SWEEP_PAGE_SIZE", "PredictionTrigger"]
 
@@ -126,3 +127,20 @@ class PredictionTrigger(BaseTrigger):
             ),
         )
         return PredictionEvent.from_outcome(outcome)
+
+    async def on_kill(self) -> None:
+        """Airflow >= 3.3 calls this when a user marks the deferred task failed or succeeded, or clears it.
+
+        VLM Run cannot cancel a prediction, so nothing is sent: the log (the triggerer's and the
+        task's) says what keeps running. A triggerer restart or a deferral timeout does not call
+        this, so a wait that resumes elsewhere is never reported as stopped. Lower Airflow lines
+        never call it.
+        """
+        self.log.warning(
+            "%s",
+            still_running(
+                self.prediction_ids,
+                stopped="the deferred task was stopped (marked failed or succeeded, or cleared)",
+                next_try=False,
+            ),
+        )
