@@ -3,16 +3,18 @@
 One mapped task per document costs a worker start and a resume per document and stops at
 ``[core] max_map_length``; this operator submits every input from one task (a bounded pool of
 submit calls), defers once to a ``PredictionTrigger`` that polls all the ids, then fetches the
-results on the worker and writes them to storage. The event stays small: ids, counts, a message.
+results on the worker and writes them to storage. The event stays small: counts and a message.
 
 The operator only orchestrates; each step has its own module: inputs (``_batch_inputs``),
 submitting under the durable record's rules (``_batch_submit``, state in ``_batch_state``),
-waiting (``_batch_wait``), collecting and judging results (``_batch_collect``) and writing them
-(``_batch_output``).
+collecting and judging results (``_batch_collect``) and writing them (``_batch_output``). The
+wait is one ``PredictionTrigger`` for every id, or with ``deferrable=False`` the same loop on the
+worker through ``VlmHook.wait_for_predictions``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -34,7 +36,6 @@ from airflow_provider_vlm.operators._batch_inputs import resolve_inputs
 from airflow_provider_vlm.operators._batch_output import ResultWriter
 from airflow_provider_vlm.operators._batch_state import BatchState
 from airflow_provider_vlm.operators._batch_submit import BatchSubmitter
-from airflow_provider_vlm.operators._batch_wait import batch_trigger, wait_blocking
 from airflow_provider_vlm.operators._common import (
     DEFER_GRACE,
     PredictionRequestMixin,
@@ -225,15 +226,22 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
                 else timedelta(seconds=self.timeout + self.max_poll_interval + DEFER_GRACE),
             )
         self.log.info("waiting on the worker: %s predictions", f"{len(waiting):,}")
-        event = wait_blocking(client, trigger, log=self.log)
+        event = self.hook.wait_for_predictions(  # the trigger's own wait (same loop, same event)
+            trigger.prediction_ids,
+            deadline=trigger.deadline,
+            poll_interval=trigger.poll_interval,
+            max_poll_interval=trigger.max_poll_interval,
+            max_concurrency=trigger.max_concurrency,
+        )
         return self.execute_complete(context, event.to_dict())
 
     def trigger_for(self, prediction_ids: list[str]) -> PredictionTrigger:
-        """One trigger for every waiting id; its deadline is fixed now, once per try."""
-        return batch_trigger(
-            prediction_ids,
+        """One trigger for every waiting id; its absolute deadline is fixed now, once per try, so a
+        triggerer restart neither resets nor extends it."""
+        return PredictionTrigger(
+            prediction_ids=prediction_ids,
             vlm_conn_id=self.vlm_conn_id,
-            timeout=self.timeout,
+            deadline=None if self.timeout is None else time.time() + self.timeout,
             poll_interval=self.poll_interval,
             max_poll_interval=self.max_poll_interval,
             max_concurrency=self.max_concurrent_polls,
