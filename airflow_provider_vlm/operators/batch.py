@@ -197,10 +197,12 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
         check_domain(client, self.domain)
         self.log.info("batch of %s inputs (%s)", f"{len(items):,}", self.media)
         metrics.batch_size(self.metric_tags, len(items))
+        state = BatchState.from_context(context)
+        state.save_inputs(label for label, _ in items)  # the resume collects these, not a new listing
         submitter = BatchSubmitter(
             submission=self.submission(),
             client=client,
-            state=BatchState.from_context(context),
+            state=state,
             identity=task_identity(context),
             clear=clear_number(context),
             media=self.media,
@@ -261,10 +263,13 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
         return self._finish(context, ev)
 
     def _finish(self, context: Context, event: PredictionEvent | None) -> dict[str, Any]:
-        labels = [label for label, _ in self.resolve_inputs()]
+        state = BatchState.from_context(context)
+        labels = state.load_inputs()
+        if labels is None:  # submitted by a version that did not store its listing
+            labels = [label for label, _ in self.resolve_inputs()]
         collector = Collector(
             client=self.hook.get_client(),
-            state=BatchState.from_context(context),
+            state=state,
             clear=clear_number(context),
             validator=self.response_validator(),
             max_concurrent_polls=self.max_concurrent_polls,
