@@ -30,6 +30,7 @@ postgres:
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_vlm example_dags tests bench soak
 	$(BIN)/ruff format --check airflow_provider_vlm example_dags tests bench soak
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_vlm.client import Prediction
-from airflow_provider_vlm.client._durations import duration_text
+from airflow_provider_vlm.client import Prediction, duration_text
 
 __all__ = ["credits_text", "duration_text", "finished_wait_line", "log_finished_wait", "wait_started_at"]
 

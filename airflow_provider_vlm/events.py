@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_vlm.client._polling import WaitOutcome, WaitStatus
+from airflow_provider_vlm.client.waiting import WaitOutcome, WaitStatus
 
 __all__ = ["MAX_EVENT_IDS", "PredictionEvent", "WaitStatus"]
 

@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 #: name -> (in the default run, what it measures)
 BENCHMARKS: dict[str, tuple[bool, str]] = {
     "client_overhead": (True, "the client against raw httpx; async concurrency against a sync loop"),
+    "trigger_size": (True, "the batch trigger's stored kwargs and its event at 1,000 and 10,000 ids"),
     "devserver_throughput": (True, "the dev server's requests per second, idle and with 1,000 in flight"),
     "thousand_waits": (True, "RSS and CPU of 1,000 concurrent PredictionTriggers in one process"),
     "autocast_collect": (True, "collect step of 10,000 results: no autocast, jsonschema-rs, jsonschema"),

@@ -4,10 +4,23 @@
 retry policy; replies are typed pydantic models that keep unknown fields. Their surface is the
 official SDK's documented one: ``client.predictions``, ``client.image``, ``client.document``,
 ``client.audio``, ``client.video``, ``client.files``.
+
+Beyond that surface, this package exports what other code built on the client needs (the
+provider's Airflow layer uses nothing else): the settings and their defaults, the checks of user
+inputs done before anything is sent, ``duration_text`` for log lines, and the wait API for many
+predictions in ``airflow_provider_vlm.client.waiting``. Modules whose names start with ``_`` are
+private.
 """
 
+from airflow_provider_vlm.client._durations import duration_text
+from airflow_provider_vlm.client._inputs import check_domain, check_url, data_url, is_http_url
 from airflow_provider_vlm.client._retry import RetryPolicy, attempts_at_most
-from airflow_provider_vlm.client._settings import DEFAULT_BASE_URL
+from airflow_provider_vlm.client._settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ClientSettings,
+)
 from airflow_provider_vlm.client.async_ import AsyncVlmClient
 from airflow_provider_vlm.client.autocast import CastModel
 from airflow_provider_vlm.client.errors import (
@@ -48,11 +61,14 @@ from airflow_provider_vlm.client.sync import VlmClient
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
     "MEDIA",
     "APIError",
     "AsyncVlmClient",
     "AuthenticationError",
     "CastModel",
+    "ClientSettings",
     "ConfigurationError",
     "ConflictError",
     "CreditUsage",
@@ -83,4 +99,9 @@ __all__ = [
     "VlmError",
     "VlmInputError",
     "attempts_at_most",
+    "check_domain",
+    "check_url",
+    "data_url",
+    "duration_text",
+    "is_http_url",
 ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 import threading
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,6 +19,17 @@ DEFAULT_BASE_URL = "https://api.vlm.run/v1"
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 5
 USER_AGENT = "airflow-provider-vlm"
+
+
+@functools.cache
+def _version() -> str:
+    """The installed distribution's version, read here: the client imports nothing from the rest of
+    the package (the package root is the Airflow side's entry point)."""
+    try:
+        return version("airflow-provider-vlm")
+    except PackageNotFoundError:  # pragma: no cover - a source tree without install
+        return "0.0.0"
+
 
 _ssl_contexts: dict[tuple[bool, str | None, str | None], ssl.SSLContext] = {}
 _ssl_lock = threading.Lock()
@@ -57,15 +70,13 @@ class ClientSettings:
             raise ConfigurationError(f"max_retries must be >= 0, got {self.max_retries}")
 
     def httpx_options(self) -> dict[str, object]:
-        from airflow_provider_vlm import __version__
-
         return {
             "base_url": self.base_url.rstrip("/") + "/",
             "timeout": httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
             "verify": shared_ssl_context(self.verify),
             "headers": {
                 "Authorization": f"Bearer {self.api_key}",
-                "User-Agent": f"{USER_AGENT}/{__version__}",
+                "User-Agent": f"{USER_AGENT}/{_version()}",
                 "Accept": "application/json",
             },
         }

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from airflow_provider_vlm.client import _ops
+from airflow_provider_vlm.client import _ops, _waits
 from airflow_provider_vlm.client.models import FileInfo, Prediction
 from airflow_provider_vlm.client.resources import Config, FileArg, Metadata, file_fields
 
@@ -47,7 +47,7 @@ class Predictions:
 
     async def wait(self, id: str, timeout: float = 60, sleep: float = 1) -> Prediction:
         """Back when ``completed`` or ``failed`` (a failed one at once); ``PredictionTimeoutError`` when time runs out."""
-        return await self._client._run(_ops.wait_settled(id, timeout, sleep))
+        return await self._client._run(_waits.wait_settled(id, timeout, sleep))
 
 
 class ImagePredictions(Predictions):

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_vlm.client import _ops
+from airflow_provider_vlm.client import _ops, _waits
 from airflow_provider_vlm.client._inputs import looks_like_file_id
 from airflow_provider_vlm.client.models import FileInfo, GenerationConfig, Prediction, RequestMetadata
 
@@ -59,7 +59,7 @@ class Predictions:
 
     def wait(self, id: str, timeout: float = 60, sleep: float = 1) -> Prediction:
         """Back when ``completed`` or ``failed`` (a failed one at once); ``PredictionTimeoutError`` when time runs out."""
-        return self._client._run(_ops.wait_settled(id, timeout, sleep))
+        return self._client._run(_waits.wait_settled(id, timeout, sleep))
 
 
 class ImagePredictions(Predictions):

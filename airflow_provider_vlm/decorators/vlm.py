@@ -19,8 +19,7 @@ from airflow.sdk.definitions._internal.types import SET_DURING_EXECUTION
 from airflow.sdk.definitions.context import context_merge
 
 from airflow_provider_vlm import metrics
-from airflow_provider_vlm.client import VlmInputError
-from airflow_provider_vlm.client._inputs import is_http_url
+from airflow_provider_vlm.client import VlmInputError, is_http_url
 from airflow_provider_vlm.operators._inputs import INPUT_NAMES
 from airflow_provider_vlm.operators.generate import GenerateOperator
 

@@ -1,13 +1,21 @@
-"""``VlmHook``: an Airflow connection turned into a VLM Run client.
+"""``VlmHook``: an Airflow connection turned into a VLM Run client, and the blocking wait on it.
 
 The connection form (labels, hidden fields, extras) is declared in ``get_provider_info()``, not
 here. Triggers read settings with ``aclient_settings`` (Airflow's async lookup, so the
 triggerer's event loop never blocks) and lease a client shared by every wait on the same
-settings (``client._shared.shared_async_client``).
+settings (``client.waiting.shared_async_client``).
+
+The operators and the sensor wait through the hook, as dbt Cloud's operators wait through
+``DbtCloudHook.wait_for_job_run_status``: ``check_prediction`` right after submitting,
+``wait_for_prediction``/``wait_for_predictions`` on the worker, ``settle_event`` after the
+trigger, and ``prediction_record`` to turn a terminal prediction into the task's result or its
+typed error. The hook holds no HTTP and no loop of its own: it runs the client's public wait API
+(``client.waiting``), the very loop the trigger runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -16,14 +24,30 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_vlm.client import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
     AsyncVlmClient,
     AuthenticationError,
+    ClientSettings,
     ConfigurationError,
+    Prediction,
+    PredictionFailedError,
+    PredictionStatus,
+    PredictionTimeoutError,
     TransportError,
     VlmClient,
     VlmError,
 )
-from airflow_provider_vlm.client._settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientSettings
+from airflow_provider_vlm.client.waiting import (
+    DEFAULT_UNREACHABLE_TIMEOUT,
+    PollPolicy,
+    WaitStatus,
+    wait_for_predictions,
+)
+from airflow_provider_vlm.events import PredictionEvent
+
+#: Judges a completed prediction's response (``validation.ResponseValidator``); raises to reject it.
+ResponseCheck = Callable[[VlmClient, Prediction], object]
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -140,8 +164,27 @@ def _without_conn_id(message: str, conn_id: str) -> str:
     return rest[:1].upper() + rest[1:]
 
 
+class PredictionWaitError(VlmError):
+    """The wait could not go on (no deadline and the server unreachable for ``unreachable_timeout``)
+    while the prediction was not finished.
+
+    A retry re-attaches to the same prediction; nothing is submitted again.
+    """
+
+
+def _policy(poll_interval: float, max_poll_interval: float, unreachable_timeout: float | None) -> PollPolicy:
+    return PollPolicy(
+        first=poll_interval,
+        cap=max(max_poll_interval, poll_interval),
+        unreachable_timeout=unreachable_timeout or DEFAULT_UNREACHABLE_TIMEOUT,
+    )
+
+
 class VlmHook(BaseHook):
-    """Connection ``vlm`` (default id ``vlm_default``): host = base URL, password = API key."""
+    """Connection ``vlm`` (default id ``vlm_default``): host = base URL, password = API key.
+
+    :param vlm_conn_id: the Airflow connection of type ``vlm`` to read (when first needed).
+    """
 
     conn_name_attr = "vlm_conn_id"
     default_conn_name = "vlm_default"
@@ -206,7 +249,7 @@ class VlmHook(BaseHook):
     async def get_async_client(self, *, max_connections: int = 20) -> AsyncVlmClient:
         """A new async client; the caller owns it (``async with``) for its whole life.
 
-        Many concurrent waits should share one instead: ``client._shared.shared_async_client``.
+        Many concurrent waits should share one instead: ``client.waiting.shared_async_client``.
         """
         s = await self.aclient_settings()
         return AsyncVlmClient(
@@ -253,3 +296,117 @@ class VlmHook(BaseHook):
             except VlmError as exc:
                 return False, f"{settings.base_url} answered but is not healthy: {exc}"
         return True, f"Connected to {settings.base_url}; the API key was accepted."
+
+    # --- waiting: what the operators and the sensor share ----------------------------------------
+
+    def check_prediction(self, prediction_id: str) -> Prediction | None:
+        """The status right after submitting (a finished prediction never defers), or ``None``.
+
+        A transient error (an outage that starts at submit time) is not the task's end: the caller
+        goes on to wait, and the wait rides the outage out until its deadline. Other errors raise.
+        """
+        try:
+            return self.get_client().predictions.get(prediction_id)
+        except VlmError as exc:
+            if not exc.transient:
+                raise
+            self.log.warning("checking prediction %s failed (%s); waiting for it anyway", prediction_id, exc)
+            return None
+
+    def wait_for_prediction(
+        self,
+        prediction_id: str,
+        *,
+        deadline: float | None,
+        timeout: float | None,
+        poll_interval: float = 5.0,
+        max_poll_interval: float = 30.0,
+        unreachable_timeout: float | None = None,
+    ) -> Prediction:
+        """Wait on the worker (``deferrable=False``) with the trigger's own loop; the terminal prediction.
+
+        ``deadline`` is absolute (epoch seconds, ``None``: none), ``timeout`` the span it stands
+        for, named in the error. Raises ``PredictionTimeoutError`` at the deadline, the typed error
+        that ended the wait (bad key, unknown id), or ``PredictionWaitError`` when a wait with no
+        deadline found the server unreachable for ``unreachable_timeout``. Transient errors are
+        ridden out until the deadline. A ``failed`` prediction is returned: ``prediction_record``
+        judges it.
+        """
+        outcome = wait_for_predictions(
+            self.get_client(),
+            [prediction_id],
+            deadline=deadline,
+            policy=_policy(poll_interval, max_poll_interval, unreachable_timeout),
+            logger=self.log,
+        )
+        if outcome.status in (WaitStatus.SUCCESS, WaitStatus.FAILED):
+            return outcome.predictions[prediction_id]
+        if outcome.status is WaitStatus.TIMEOUT:
+            raise PredictionTimeoutError(prediction_id, timeout or 0.0, outcome.last_status(prediction_id))
+        if outcome.error is not None and not outcome.error.transient:
+            raise outcome.error
+        raise PredictionWaitError(f"waiting for prediction {prediction_id} failed: {outcome.message}")
+
+    def wait_for_predictions(
+        self,
+        prediction_ids: Sequence[str],
+        *,
+        deadline: float | None,
+        poll_interval: float = 5.0,
+        max_poll_interval: float = 30.0,
+        max_concurrency: int = 20,
+        unreachable_timeout: float | None = None,
+    ) -> PredictionEvent:
+        """Wait for many predictions on the worker; the event ``PredictionTrigger`` would have sent.
+
+        For ``GenerateBatchOperator(deferrable=False)``: the same loop, sweep and event as the
+        trigger, on the task's blocking client (big waits read list pages, not one request per id).
+        """
+        outcome = wait_for_predictions(
+            self.get_client(),
+            prediction_ids,
+            deadline=deadline,
+            policy=_policy(poll_interval, max_poll_interval, unreachable_timeout),
+            concurrency=max_concurrency,
+            logger=self.log,
+        )
+        return PredictionEvent.from_outcome(outcome)
+
+    def settle_event(self, event: Mapping[str, Any], timeout: float | None) -> Prediction:
+        """The terminal prediction a trigger event reports, or the typed error it stands for.
+
+        The event carries ids and a message only, so the prediction is read here, on the worker.
+        ``timeout`` raises ``PredictionTimeoutError``. ``error`` events are settled by asking the
+        server again: a rejected key or an unknown id raises its own typed error, a prediction that
+        finished meanwhile is returned, one still waiting raises ``PredictionWaitError`` (a retry
+        re-attaches).
+        """
+        ev = PredictionEvent.from_dict(event)
+        pid = ev.prediction_ids[0]
+        if ev.status is WaitStatus.TIMEOUT:
+            last = next((status for status, n in ev.counts.items() if n and status != "unknown"), None)
+            raise PredictionTimeoutError(pid, timeout or 0.0, last)
+        prediction = self.get_client().predictions.get(pid)
+        if prediction.status.is_terminal:
+            return prediction
+        if ev.status is WaitStatus.ERROR:
+            raise PredictionWaitError(f"waiting for prediction {pid} failed: {ev.message}")
+        raise PredictionWaitError(
+            f"the trigger reported {ev.status.value} but prediction {pid} is {prediction.status.value}"
+        )
+
+    def prediction_record(self, prediction: Prediction, check: ResponseCheck | None = None) -> dict[str, Any]:
+        """The task's result for a terminal prediction (its record), or the typed error it stands for.
+
+        ``failed`` raises ``PredictionFailedError`` with the server's message; a completed response
+        is judged by ``check`` (the operators' and the batch's one validation path) when given.
+        """
+        if prediction.status is PredictionStatus.FAILED:
+            raise PredictionFailedError(prediction.id, prediction.error_message)
+        if not prediction.status.is_success:
+            raise PredictionWaitError(
+                f"prediction {prediction.id} is {prediction.status.value}, not finished"
+            )
+        if check is not None:
+            check(self.get_client(), prediction)
+        return prediction.record()

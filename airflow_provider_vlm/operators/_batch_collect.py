@@ -22,14 +22,14 @@ from airflow_provider_vlm.client import (
     ResponseValidationError,
     VlmClient,
     VlmError,
+    duration_text,
 )
-from airflow_provider_vlm.client._durations import duration_text
 from airflow_provider_vlm.client.errors import TaskRetry
+from airflow_provider_vlm.client.waiting import SWEEP_MIN_IDS, SWEEP_PAGE_SIZE
+from airflow_provider_vlm.hooks.vlm import PredictionWaitError
 from airflow_provider_vlm.operators._batch_inputs import short
 from airflow_provider_vlm.operators._batch_output import COMPLETED, FAILED, INVALID, InputResult, ResultWriter
 from airflow_provider_vlm.operators._batch_state import BatchState
-from airflow_provider_vlm.sensors._completion import PredictionWaitError
-from airflow_provider_vlm.triggers.prediction import SWEEP_MIN_IDS, SWEEP_PAGE_SIZE
 from airflow_provider_vlm.validation import ResponseValidator
 
 #: Seconds between progress lines of the collect step.

@@ -8,8 +8,9 @@ prediction or whose prediction failed. The rules are ``durable.check_recorded``,
 Each input's row is its record's own JSON (``SubmissionRecord.to_json``) plus the input's label
 and last terminal status. One value per input would be thousands of keys, one value for the
 batch would exceed ``[state_store] max_value_storage_bytes``: rows go through
-``durable.ChunkedList`` (``vlm_batch`` header, ``vlm_batch.<n>`` chunks), and so does the list of
-inputs that never became a prediction (``vlm_batch.invalid``).
+``durable.ChunkedList`` (``vlm_batch`` header, ``vlm_batch.<n>`` chunks), and so do the list of
+inputs that never became a prediction (``vlm_batch.invalid``) and the labels the try listed, in
+input order (``vlm_batch.inputs``), which the resumed task collects without listing again.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ HEADER_KEY = "vlm_batch"
 #: or ``[label, reason, fingerprint, clear_number]`` for an input refused for what it is, which a
 #: retry of the same clear does not submit again while its fingerprint is the same.
 INVALID_KEY = f"{HEADER_KEY}.invalid"
+#: Key of the labels the submitting try listed, in input order.
+INPUTS_KEY = f"{HEADER_KEY}.inputs"
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,19 @@ class BatchState:
             else:
                 raise RecordError(f"batch state {INVALID_KEY!r} has a malformed row: {row!r}")
         return invalid
+
+    def save_inputs(self, labels: Iterable[str]) -> None:
+        """The labels this try listed, in input order: the resume collects exactly these instead of
+        listing the source a second time (a folder may change meanwhile; a listing costs requests)."""
+        rows = ChunkedList(self.store, INPUTS_KEY)
+        rows.reset(labels)
+        rows.flush()
+
+    def load_inputs(self) -> list[str] | None:
+        """The labels the submitting try listed, or ``None`` if it stored none (an earlier version)."""
+        if read_value(self.store, INPUTS_KEY) is None:
+            return None
+        return [str(label) for label in ChunkedList(self.store, INPUTS_KEY).load().items]
 
     @property
     def chunk_count(self) -> int:

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_vlm.client import MEDIA, VlmInputError
-from airflow_provider_vlm.client._inputs import check_domain, check_url, is_http_url
+from airflow_provider_vlm.client import MEDIA, VlmInputError, check_domain, check_url, data_url, is_http_url
 
 #: A bare word (no directory, no extension), as file ids look: as ``file`` it is almost surely one.
 _BARE_WORD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -155,8 +154,6 @@ def load_file(file: Any) -> LoadedInput:
 
 def load_images(images: Sequence[Any]) -> LoadedInput:
     """Images as URLs or data URLs (local files are read and encoded here, once)."""
-    from airflow_provider_vlm.client._inputs import data_url
-
     if isinstance(images, (str, os.PathLike)):
         images = [images]
     if not images:

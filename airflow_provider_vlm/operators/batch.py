@@ -3,16 +3,18 @@
 One mapped task per document costs a worker start and a resume per document and stops at
 ``[core] max_map_length``; this operator submits every input from one task (a bounded pool of
 submit calls), defers once to a ``PredictionTrigger`` that polls all the ids, then fetches the
-results on the worker and writes them to storage. The event stays small: ids, counts, a message.
+results on the worker and writes them to storage. The event stays small: counts and a message.
 
 The operator only orchestrates; each step has its own module: inputs (``_batch_inputs``),
 submitting under the durable record's rules (``_batch_submit``, state in ``_batch_state``),
-waiting (``_batch_wait``), collecting and judging results (``_batch_collect``) and writing them
-(``_batch_output``).
+collecting and judging results (``_batch_collect``) and writing them (``_batch_output``). The
+wait is one ``PredictionTrigger`` for every id, or with ``deferrable=False`` the same loop on the
+worker through ``VlmHook.wait_for_predictions``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,7 +38,6 @@ from airflow_provider_vlm.operators._batch_inputs import resolve_inputs
 from airflow_provider_vlm.operators._batch_output import ResultWriter
 from airflow_provider_vlm.operators._batch_state import BatchState
 from airflow_provider_vlm.operators._batch_submit import BatchSubmitter
-from airflow_provider_vlm.operators._batch_wait import batch_trigger, wait_blocking
 from airflow_provider_vlm.operators._common import (
     PredictionRequestMixin,
     clear_number,
@@ -205,10 +206,12 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         check_domain(client, self.domain)
         self.log.info("batch of %s inputs (%s)", f"{len(items):,}", self.media)
         metrics.batch_size(self.metric_tags, len(items))
+        state = BatchState.from_context(context)
+        state.save_inputs(label for label, _ in items)  # the resume collects these, not a new listing
         submitter = BatchSubmitter(
             submission=self.submission(),
             client=client,
-            state=BatchState.from_context(context),
+            state=state,
             identity=task_identity(context),
             clear=clear_number(context),
             media=self.media,
@@ -231,15 +234,22 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
                 trigger=trigger, method_name="execute_complete", timeout=self.deferral_timeout(context)
             )
         self.log.info("waiting on the worker: %s predictions", f"{len(waiting):,}")
-        event = wait_blocking(client, trigger, log=self.log)
+        event = self.hook.wait_for_predictions(  # the trigger's own wait (same loop, same event)
+            trigger.prediction_ids,
+            deadline=trigger.deadline,
+            poll_interval=trigger.poll_interval,
+            max_poll_interval=trigger.max_poll_interval,
+            max_concurrency=trigger.max_concurrency,
+        )
         return self.execute_complete(context, event.to_dict())
 
     def trigger_for(self, prediction_ids: list[str]) -> PredictionTrigger:
-        """One trigger for every waiting id; its deadline is fixed now, once per try."""
-        return batch_trigger(
-            prediction_ids,
+        """One trigger for every waiting id; its absolute deadline is fixed now, once per try, so a
+        triggerer restart neither resets nor extends it."""
+        return PredictionTrigger(
+            prediction_ids=prediction_ids,
             vlm_conn_id=self.vlm_conn_id,
-            timeout=self.timeout,
+            deadline=None if self.timeout is None else time.time() + self.timeout,
             poll_interval=self.poll_interval,
             max_poll_interval=self.max_poll_interval,
             max_concurrency=self.max_concurrent_polls,
@@ -264,10 +274,13 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         return self._finish(context, ev)
 
     def _finish(self, context: Context, event: PredictionEvent | None) -> dict[str, Any]:
-        labels = [label for label, _ in self.resolve_inputs()]
+        state = BatchState.from_context(context)
+        labels = state.load_inputs()
+        if labels is None:  # submitted by a version that did not store its listing
+            labels = [label for label, _ in self.resolve_inputs()]
         collector = Collector(
             client=self.hook.get_client(),
-            state=BatchState.from_context(context),
+            state=state,
             clear=clear_number(context),
             validator=self.response_validator(),
             max_concurrent_polls=self.max_concurrent_polls,

@@ -26,7 +26,6 @@ from airflow_provider_vlm.client import (
     PredictionFailedError,
     RequestMetadata,
     ResponseValidationError,
-    VlmClient,
 )
 from airflow_provider_vlm.durable import RecordStore, Step, submit_once
 from airflow_provider_vlm.hooks.vlm import VlmHook
@@ -36,12 +35,6 @@ from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
 from airflow_provider_vlm.operators._stopping import StopReporting
 from airflow_provider_vlm.retry_policy import default_retry_policy
-from airflow_provider_vlm.sensors._completion import (
-    first_check,
-    outcome,
-    settle_event,
-    wait_blocking,
-)
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
 if TYPE_CHECKING:
@@ -160,12 +153,14 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
     def metric_tags(self) -> dict[str, str]:
         return metrics.tags_for(self.domain, self.media, type(self).__name__)
 
-    def _result(self, client: VlmClient, prediction: Prediction) -> dict[str, Any]:
+    def _result(self, prediction: Prediction) -> dict[str, Any]:
         """The record of a terminal prediction, its response judged as the batch judges one."""
         self._lineage_prediction_id = prediction.id
         self._lineage_credits = prediction.usage.credits_used
         try:
-            record = outcome(client, prediction, self.response_validator())  # failed → typed error
+            record = self.hook.prediction_record(
+                prediction, self.response_validator()
+            )  # failed → typed error
         except (PredictionFailedError, ResponseValidationError):
             metrics.finished(self.metric_tags, [prediction], failed_ids=[prediction.id])
             raise
@@ -226,13 +221,13 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
 
         prediction = submitted.prediction
         if prediction is not None and prediction.status.is_terminal:
-            return self._result(client, prediction)
+            return self._result(prediction)
         if not self.wait_for_completion:
             return (prediction or client.predictions.get(submitted.prediction_id)).record()
         # A finished prediction never defers; an outage starting now is the wait's to ride out.
-        checked = first_check(client, submitted.prediction_id, log=self.log)
+        checked = self.hook.check_prediction(submitted.prediction_id)
         if checked is not None and checked.status.is_terminal:
-            return self._result(client, checked)
+            return self._result(checked)
 
         deadline = None if self.timeout is None else time.time() + self.timeout
         if self.deferrable:
@@ -248,16 +243,14 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
                 method_name="execute_complete",
                 timeout=self.deferral_timeout(context),
             )
-        finished = wait_blocking(
-            client,
+        finished = self.hook.wait_for_prediction(
             submitted.prediction_id,
             deadline=deadline,
             timeout=self.timeout,
             poll_interval=self.poll_interval,
             max_poll_interval=self.max_poll_interval,
-            log=self.log,
         )
-        return self._result(client, finished)
+        return self._result(finished)
 
     def recorded_waiting_ids(self, context: Context) -> list[str]:
         record = RecordStore.from_context(context).load()
@@ -266,8 +259,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
     @hands_over_to_retries
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger; everything needed is in the event (``dag.test()`` passes only it)."""
-        client = self.hook.get_client()
-        prediction = settle_event(client, event, self.timeout)
+        prediction = self.hook.settle_event(event, self.timeout)
         log_finished_wait(self.log, prediction, context)
         context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=prediction.id)
-        return self._result(client, prediction)
+        return self._result(prediction)

@@ -27,7 +27,6 @@ from airflow_provider_vlm.operators._common import seconds
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
 from airflow_provider_vlm.operators._submission import Submission, build_config
 from airflow_provider_vlm.retry_policy import default_retry_policy
-from airflow_provider_vlm.sensors._completion import outcome, wait_blocking
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -135,8 +134,7 @@ class GenerateSchemaOperator(BaseOperator):
         context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=submitted.prediction_id)
         prediction = submitted.prediction
         if prediction is None or not prediction.status.is_terminal:
-            prediction = wait_blocking(
-                client,
+            prediction = self.hook.wait_for_prediction(
                 submitted.prediction_id,
                 deadline=time.time() + self.timeout,
                 timeout=self.timeout,
@@ -145,7 +143,7 @@ class GenerateSchemaOperator(BaseOperator):
             )
         self._lineage_prediction_id = prediction.id
         self._lineage_credits = prediction.usage.credits_used
-        return outcome(client, prediction)["response"]
+        return self.hook.prediction_record(prediction)["response"]
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Called by the OpenLineage provider after a successful try: the sample input and the cost."""

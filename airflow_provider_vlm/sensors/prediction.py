@@ -25,7 +25,6 @@ from airflow_provider_vlm.client.errors import TRANSIENT_ERRORS
 from airflow_provider_vlm.hooks.vlm import VlmHook, check_max_retries
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.retry_policy import default_retry_policy
-from airflow_provider_vlm.sensors._completion import first_check, outcome, settle_event
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 from airflow_provider_vlm.validation import ResponseValidator
 
@@ -112,10 +111,9 @@ class PredictionSensor(BaseSensorOperator):
         context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=prediction_id)
         if not self.deferrable:
             return super().execute(context)
-        client = self.hook.get_client()
-        prediction = first_check(client, prediction_id, log=self.log)  # a finished one never defers
+        prediction = self.hook.check_prediction(prediction_id)  # a finished one never defers
         if prediction is not None and prediction.status.is_terminal:
-            return outcome(client, prediction, self.check)
+            return self.hook.prediction_record(prediction, self.check)
         self.defer(
             trigger=PredictionTrigger(
                 prediction_ids=[prediction_id],
@@ -138,14 +136,13 @@ class PredictionSensor(BaseSensorOperator):
         if not prediction.status.is_terminal:
             self.log.info("prediction %s is %s", prediction.id, prediction.status.value)
             return False
-        return PokeReturnValue(is_done=True, xcom_value=outcome(client, prediction, self.check))
+        return PokeReturnValue(is_done=True, xcom_value=self.hook.prediction_record(prediction, self.check))
 
     @hands_over_to_retries
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        client = self.hook.get_client()
         try:
-            prediction = settle_event(client, event, self.timeout)
+            prediction = self.hook.settle_event(event, self.timeout)
         except PredictionTimeoutError as exc:
             raise AirflowSensorTimeout(str(exc)) from exc
         log_finished_wait(self.log, prediction, context)
-        return outcome(client, prediction, self.check)
+        return self.hook.prediction_record(prediction, self.check)

@@ -2,8 +2,8 @@
 
 It serializes only ids, the connection id and timings, never a key or payload. The deadline is
 absolute wall-clock time carried in the kwargs, so a triggerer restart neither resets nor
-extends the wait. The waiting itself is the client's one wait loop (``client/_polling.py``):
-the same backoff, error tolerance and sweep as every blocking waiter.
+extends the wait. The waiting itself is the client's one wait loop (``client.waiting``): the
+same backoff, error tolerance and sweep as every blocking waiter.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_vlm.client import AsyncVlmClient, VlmError
-from airflow_provider_vlm.client._polling import (
+from airflow_provider_vlm.client.waiting import (
     DEFAULT_UNREACHABLE_TIMEOUT,
     SWEEP_MIN_IDS,
     SWEEP_PAGE_SIZE,
     PollPolicy,
-    wait_for,
+    async_wait_for_predictions,
+    shared_async_client,
 )
-from airflow_provider_vlm.client._shared import run_coalesced, shared_async_client
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.stopping import still_running
@@ -115,16 +115,13 @@ class PredictionTrigger(BaseTrigger):
 
         Poll rounds are shared with every other wait on the same client in this process.
         """
-        outcome = await run_coalesced(
+        outcome = await async_wait_for_predictions(
             client,
-            wait_for(
-                self.prediction_ids,
-                deadline=self.deadline,
-                policy=self.policy,
-                concurrency=self.max_concurrency,
-                logger=self.log,
-                coalesce=True,
-            ),
+            self.prediction_ids,
+            deadline=self.deadline,
+            policy=self.policy,
+            concurrency=self.max_concurrency,
+            logger=self.log,
         )
         return PredictionEvent.from_outcome(outcome)
 

@@ -46,6 +46,25 @@ def test_many_documents_one_task(run_dag: RunDag, dev: Any, tmp_path: Path) -> N
     assert all(len(json.dumps(c["value"])) < 64_000 for c in chunks)
 
 
+def test_the_resume_collects_what_was_listed_at_submit(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
+    """A file that lands while the batch waits is neither collected nor reported: the resumed task
+    reads the try's listing from its durable state instead of listing the folder again."""
+    docs = make_documents(tmp_path / "in", 5)
+    out = tmp_path / "out"
+    dev.faults(processing_time=0.5)
+    result = run_dag(
+        "vlm_batch_late_file", env={"VLM_BATCH_SOURCE": str(docs[0].parent), "VLM_BATCH_OUTPUT": str(out)}
+    )
+    assert (docs[0].parent / "zz-late.txt").exists(), "the late file landed during the wait"
+    assert result.task("extract")["state"] == "success", result.tail()
+    assert result.xcom("extract")["counts"] == {"completed": 5}
+    assert [r["input"] for r in read_results(out)] == [str(p) for p in docs]
+    listed = [r for r in result.task_state if r["key"].startswith("vlm_batch.inputs")]
+    assert [label for r in listed if r["key"] != "vlm_batch.inputs" for label in r["value"]] == [
+        str(p) for p in docs
+    ]
+
+
 def test_crash_mid_batch_resumes_without_duplicates(run_dag: RunDag, dev: Any, tmp_path: Path) -> None:
     """The first try dies after 40 submits (the 41st.. raise): ids of the wave in flight are lost."""
     docs = make_documents(tmp_path / "in", 80)

@@ -15,7 +15,13 @@ from airflow_provider_vlm.client.errors import TaskRetry
 from airflow_provider_vlm.durable import RecordError, SubmissionRecord
 from airflow_provider_vlm.operators._batch_collect import apply_failure_policy
 from airflow_provider_vlm.operators._batch_output import InputResult, ResultWriter
-from airflow_provider_vlm.operators._batch_state import HEADER_KEY, INVALID_KEY, BatchState, InputState
+from airflow_provider_vlm.operators._batch_state import (
+    HEADER_KEY,
+    INPUTS_KEY,
+    INVALID_KEY,
+    BatchState,
+    InputState,
+)
 from airflow_provider_vlm.operators._batch_submit import BatchSubmitter
 from airflow_provider_vlm.operators._submission import Submission
 from airflow_provider_vlm.operators.batch import (
@@ -196,6 +202,19 @@ def test_every_value_stays_under_the_store_limit_even_300_invalid_inputs() -> No
     assert BatchState.load(store).load_invalid() == {}
     store.set(INVALID_KEY, {"a.pdf": "file not found"})  # as an earlier version wrote it
     assert BatchState.load(store).load_invalid() == {"a.pdf": "file not found"}
+
+
+def test_the_listing_of_a_try_round_trips_in_order_and_in_chunks() -> None:
+    store = MemoryStore()
+    state = BatchState.load(store)
+    assert state.load_inputs() is None  # nothing stored: state written before listings were kept
+    labels = [f"s3://bucket/2026/{'deep/' * 20}{i:05d}.pdf" for i in range(2000, 0, -1)]
+    state.save_inputs(labels)
+    assert max(len(v.encode()) for v in store.values.values()) < 65_535
+    assert len([k for k in store.values if k.startswith(INPUTS_KEY + ".")]) > 1
+    assert BatchState.load(store).load_inputs() == labels  # the order given, not sorted
+    state.save_inputs([])  # a retry that lists nothing replaces the listing
+    assert BatchState.load(store).load_inputs() == []
 
 
 def test_status_only_terminal_is_remembered() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from airflow.sdk import DAG, get_current_context
 from pydantic import BaseModel, Field
 
-from airflow_provider_vlm.client import Prediction, VlmClient
+from airflow_provider_vlm.client import Prediction
 from airflow_provider_vlm.operators.generate import GenerateOperator
 from airflow_provider_vlm.operators.schema import GenerateSchemaOperator
 from airflow_provider_vlm.sensors.prediction import PredictionSensor
@@ -52,10 +52,10 @@ class CrashAfterSubmitOperator(GenerateOperator):
             raise WorkerCrash("simulated worker crash after submitting")
         return super().defer(**kwargs)
 
-    def _result(self, client: VlmClient, prediction: Prediction) -> dict[str, Any]:
+    def _result(self, prediction: Prediction) -> dict[str, Any]:
         if _first_try():
             raise WorkerCrash("simulated worker crash after submitting")
-        return super()._result(client, prediction)
+        return super()._result(prediction)
 
 
 def _dag(dag_id: str) -> DAG:

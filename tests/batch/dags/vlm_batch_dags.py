@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, get_current_context, task
@@ -69,6 +70,17 @@ class CrashingBatchOperator(GenerateBatchOperator):
     def submission(self) -> Submission:
         base = super().submission()
         return _CrashingSubmission(**{f: getattr(base, f) for f in base.__dataclass_fields__})
+
+
+class LateFileBatchOperator(GenerateBatchOperator):
+    """Drops one more document into the source folder right after the try defers: a file that
+    lands while the batch waits."""
+
+    def execute(self, context: Any) -> Any:
+        try:
+            return super().execute(context)
+        finally:
+            Path(SOURCE, "zz-late.txt").write_text("landed while the batch waited")
 
 
 with _dag("vlm_batch_many"):
@@ -164,4 +176,15 @@ with _dag("vlm_batch_chaos"):
         **FAST,
         **RETRYING,
         **FAULT_BUDGET,
+    )
+
+with _dag("vlm_batch_late_file"):
+    LateFileBatchOperator(
+        task_id="extract",
+        domain=GENERIC,
+        source=SOURCE,
+        pattern="*.txt",
+        output_path=OUTPUT,
+        deferrable=True,
+        **FAST,
     )
