@@ -49,7 +49,9 @@ with DAG(
         deferrable=True,
         poll_interval=0.5,
         max_poll_interval=1.0,
-        retries=1,
+        # One retry is the simulated crash's; the others absorb Airflow's defer race, which can
+        # fail a try whose trigger fires within seconds of deferring (docs/troubleshooting.md).
+        retries=3,
         retry_delay=timedelta(seconds=1),
     )
     def extract(path: str) -> str:
