@@ -5,7 +5,7 @@ The rest of the package imports Airflow names that moved or arrived late from he
 
 - 3.1: ``BaseHook`` and ``context_merge`` under ``airflow.sdk``; ``BaseHook.aget_connection`` (a
   trigger's non-blocking connection lookup).
-- 3.2: ``conf`` and the exceptions under ``airflow.sdk``; the metrics path
+- 3.2: ``conf`` and the exceptions under ``airflow.sdk``; ``determine_kwargs`` in the Task SDK; the metrics path
   ``airflow.sdk.observability.stats``; the connection form read from ``get_provider_info()``
   (``connection_form`` adds the hook methods that 3.0 and 3.1 read instead).
 - 3.3: ``task_state_store`` (the durable record's home: ``state_store.for_task`` picks Airflow
@@ -49,6 +49,10 @@ HAS_RETRY_POLICY = AIRFLOW_3_3
 HAS_RESUMABLE_JOB_MIXIN = AIRFLOW_3_3
 #: ``BaseTrigger.on_kill``: the triggerer tells a trigger that its task was killed (3.3).
 HAS_TRIGGER_ON_KILL = AIRFLOW_3_3
+#: Rendered fields stored again after the try (``overwrite_rtif_after_execution``). 3.0 sends
+#: them after a try that failed too, when its API no longer finds the running try: the task
+#: process ends in "Task Instance not found" (``dag.test()`` aborts the run). From 3.1 on.
+OVERWRITE_RTIF_AFTER_EXECUTION = AIRFLOW_3_1
 
 if TYPE_CHECKING or AIRFLOW_3_1:
     from airflow.sdk import BaseHook
@@ -91,6 +95,7 @@ __all__ = [
     "HAS_TASK_STATE_STORE",
     "HAS_TRIGGER_ON_KILL",
     "NEVER_EXPIRE",
+    "OVERWRITE_RTIF_AFTER_EXECUTION",
     "SET_DURING_EXECUTION",
     "AirflowFailException",
     "AirflowNotFoundException",
@@ -106,6 +111,7 @@ __all__ = [
     "TaskDecorator",
     "TaskStateStoreAccessor",
     "aget_connection",
+    "callable_kwargs",
     "conf",
     "connection_form",
     "context_merge",
@@ -128,6 +134,15 @@ async def aget_connection(conn_id: str) -> tuple[Any, dict[str, Any]]:
 
     conn = await sync_to_async(BaseHook.get_connection)(conn_id)
     return conn, conn.extra_dejson
+
+
+def callable_kwargs(python_callable: Callable[..., Any], op_args: Any, context: Mapping[str, Any]) -> Any:
+    """The keyword arguments a TaskFlow function takes from the context (3.2: ``determine_kwargs``)."""
+    if AIRFLOW_3_2:
+        from airflow.sdk.bases.decorator import determine_kwargs
+    else:
+        from airflow.utils.operator_helpers import determine_kwargs
+    return determine_kwargs(python_callable, op_args, context)
 
 
 def stats() -> Any:

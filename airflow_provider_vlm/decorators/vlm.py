@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_vlm import metrics
 from airflow_provider_vlm._compat import (
+    OVERWRITE_RTIF_AFTER_EXECUTION,
     SET_DURING_EXECUTION,
     DecoratedOperator,
     TaskDecorator,
+    callable_kwargs,
     context_merge,
     fail_fast,
     task_decorator_factory,
@@ -76,7 +78,7 @@ class _VlmDecoratedOperator(DecoratedOperator, GenerateOperator):
     }
     custom_operator_name: str = "@task.vlm"
     #: Rendered fields are stored again after the try, so the UI shows the input the function returned.
-    overwrite_rtif_after_execution: bool = True
+    overwrite_rtif_after_execution: bool = OVERWRITE_RTIF_AFTER_EXECUTION
 
     def __init__(
         self,
@@ -107,7 +109,9 @@ class _VlmDecoratedOperator(DecoratedOperator, GenerateOperator):
     @fail_fast  # below Airflow 3.3, a wrong return value fails at once as it does through retry_policy
     def execute(self, context: Context) -> Any:
         context_merge(context, self.op_kwargs)
-        returned = self.python_callable(*self.op_args, **self.determine_kwargs(context))
+        returned = self.python_callable(
+            *self.op_args, **callable_kwargs(self.python_callable, self.op_args, context)
+        )
         arguments = input_arguments(returned)
         self._set_input(arguments)
         context["ti"].xcom_push(key=INPUT_XCOM_KEY, value=_shown(arguments))
