@@ -257,7 +257,7 @@ def _clear_and_rerun(dag: Any, dag_id: str, run_id: str) -> None:
 def _dagbag(folder: str) -> Any:
     from airflow_provider_vlm._compat import AIRFLOW_VERSION
 
-    if AIRFLOW_VERSION.release >= (3, 1):
+    if AIRFLOW_VERSION.release >= (3, 2):
         from airflow.dag_processing.dagbag import DagBag
     else:
         from airflow.models.dagbag import DagBag
