@@ -14,11 +14,17 @@ import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_decorator_factory
-from airflow.sdk.definitions._internal.types import SET_DURING_EXECUTION
-from airflow.sdk.definitions.context import context_merge
-
 from airflow_provider_vlm import metrics
+from airflow_provider_vlm._compat import (
+    OVERWRITE_RTIF_AFTER_EXECUTION,
+    SET_DURING_EXECUTION,
+    DecoratedOperator,
+    TaskDecorator,
+    callable_kwargs,
+    context_merge,
+    fail_fast,
+    task_decorator_factory,
+)
 from airflow_provider_vlm.client import VlmInputError, is_http_url
 from airflow_provider_vlm.operators._inputs import INPUT_NAMES
 from airflow_provider_vlm.operators.generate import GenerateOperator
@@ -71,7 +77,7 @@ class _VlmDecoratedOperator(DecoratedOperator, GenerateOperator):
     }
     custom_operator_name: str = "@task.vlm"
     #: Rendered fields are stored again after the try, so the UI shows the input the function returned.
-    overwrite_rtif_after_execution: bool = True
+    overwrite_rtif_after_execution: bool = OVERWRITE_RTIF_AFTER_EXECUTION
 
     def __init__(
         self,
@@ -99,9 +105,12 @@ class _VlmDecoratedOperator(DecoratedOperator, GenerateOperator):
     def metric_tags(self) -> dict[str, str]:
         return metrics.tags_for(self.domain, self.media, "task.vlm")
 
+    @fail_fast  # below Airflow 3.3, a wrong return value fails at once as it does through retry_policy
     def execute(self, context: Context) -> Any:
         context_merge(context, self.op_kwargs)
-        returned = self.python_callable(*self.op_args, **self.determine_kwargs(context))
+        returned = self.python_callable(
+            *self.op_args, **callable_kwargs(self.python_callable, self.op_args, context)
+        )
         arguments = input_arguments(returned)
         self._set_input(arguments)
         context["ti"].xcom_push(key=INPUT_XCOM_KEY, value=_shown(arguments))

@@ -19,9 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from airflow.exceptions import AirflowNotFoundException
-from airflow.sdk import BaseHook
-
+from airflow_provider_vlm._compat import AirflowNotFoundException, BaseHook, aget_connection, connection_form
 from airflow_provider_vlm.client import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -180,6 +178,7 @@ def _policy(poll_interval: float, max_poll_interval: float, unreachable_timeout:
     )
 
 
+@connection_form
 class VlmHook(BaseHook):
     """Connection ``vlm`` (default id ``vlm_default``): host = base URL, password = API key.
 
@@ -226,8 +225,7 @@ class VlmHook(BaseHook):
         )
 
     async def aclient_settings(self) -> ClientSettings:
-        conn = await BaseHook.aget_connection(self.vlm_conn_id)
-        extras = await conn.aextra_dejson()
+        conn, extras = await aget_connection(self.vlm_conn_id)
         return self._overridden(settings_from_connection(self.vlm_conn_id, conn.host, conn.password, extras))
 
     def dashboard_url(self) -> str | None:

@@ -19,10 +19,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 from pydantic import BaseModel
 
 from airflow_provider_vlm import metrics
+from airflow_provider_vlm._compat import conf, task_entry
 from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
@@ -46,7 +47,7 @@ from airflow_provider_vlm.operators._common import (
 from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import check_arguments
 from airflow_provider_vlm.operators._stopping import StopReporting
-from airflow_provider_vlm.retry_policy import default_retry_policy
+from airflow_provider_vlm.retry_policy import with_default_retry_policy
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         max_retries: int | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("retry_policy", default_retry_policy())
+        with_default_retry_policy(kwargs)
         super().__init__(**kwargs)
         owner = self.task_id
         check_arguments(media=media, domain=domain, file="(inputs)", owner=owner)
@@ -199,6 +200,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             owner=self.task_id, inputs=self.inputs, source=self.source, pattern=self.pattern
         )
 
+    @task_entry
     @hands_over_to_retries
     def execute(self, context: Context) -> Any:
         items = self.resolve_inputs()
@@ -261,6 +263,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         entries = BatchState.from_context(context).entries.values()
         return [e.record.prediction_id for e in entries if e.record.prediction_id and e.status is None]
 
+    @task_entry
     @hands_over_to_retries
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger; what is needed comes from the event and the durable state."""

@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 from pydantic import BaseModel
 
 from airflow_provider_vlm import metrics
+from airflow_provider_vlm._compat import conf, task_entry
 from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm._summary import log_finished_wait
 from airflow_provider_vlm.client import (
@@ -34,7 +35,7 @@ from airflow_provider_vlm.operators._common import PredictionRequestMixin
 from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
 from airflow_provider_vlm.operators._stopping import StopReporting
-from airflow_provider_vlm.retry_policy import default_retry_policy
+from airflow_provider_vlm.retry_policy import with_default_retry_policy
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         max_retries: int | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("retry_policy", default_retry_policy())
+        with_default_retry_policy(kwargs)
         super().__init__(**kwargs)
         check_arguments(
             media=media, domain=domain, file=file, file_id=file_id, url=url, images=images, owner=self.task_id
@@ -188,6 +189,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
 
     # --- one try -----------------------------------------------------------------------------
 
+    @task_entry
     @hands_over_to_retries
     def execute(self, context: Context) -> Any:
         check_arguments(
@@ -256,6 +258,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         record = RecordStore.from_context(context).load()
         return [] if record is None or record.prediction_id is None else [record.prediction_id]
 
+    @task_entry
     @hands_over_to_retries
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger; everything needed is in the event (``dag.test()`` passes only it)."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_vlm._compat import task_entry
 from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm.client import GenerationConfig, VlmInputError
 from airflow_provider_vlm.durable import submit_once
@@ -26,7 +27,7 @@ from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.operators._common import seconds
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
 from airflow_provider_vlm.operators._submission import Submission, build_config
-from airflow_provider_vlm.retry_policy import default_retry_policy
+from airflow_provider_vlm.retry_policy import with_default_retry_policy
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -75,7 +76,7 @@ class GenerateSchemaOperator(BaseOperator):
         max_retries: int | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("retry_policy", default_retry_policy())
+        with_default_retry_policy(kwargs)
         super().__init__(**kwargs)
         if media not in ("image", "document"):
             raise VlmInputError(
@@ -103,6 +104,7 @@ class GenerateSchemaOperator(BaseOperator):
     def hook(self) -> VlmHook:
         return VlmHook(self.vlm_conn_id, max_retries=self.max_retries)
 
+    @task_entry
     @hands_over_to_retries
     def execute(self, context: Context) -> Any:
         import time
