@@ -1,7 +1,7 @@
 """The durable submission record: why a retry re-attaches instead of billing a second prediction.
 
 The record lives in Airflow's ``task_state_store``, which survives deferral resumes and retries
-(XCom does not: a retry clears it). It holds the input fingerprint, the ``dag_run.clear_number``
+(XCom does not: a retry clears it); below Airflow 3.3 in Variables (``state_store.for_task``). It holds the input fingerprint, the ``dag_run.clear_number``
 it was made in, a generation counter, the intent time and, once known, the prediction id.
 
 The rules are pure functions of (record, fingerprint, clear number[, status]) so that the single
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_vlm.client import Prediction, PredictionStatus, VlmClient, VlmError
 from airflow_provider_vlm.identity import idempotency_key, identity_key
-from airflow_provider_vlm.state_store import RecordError, StateStore, read_value, write_value
+from airflow_provider_vlm.state_store import RecordError, StateStore, for_task, read_value, write_value
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -257,7 +257,7 @@ def submit_once(
 
 
 class RecordStore:
-    """Reads and writes one record under one key of ``task_state_store``; never swallows a failure."""
+    """Reads and writes one record under one key of the task's store; never swallows a failure."""
 
     def __init__(self, store: StateStore, key: str = RECORD_KEY) -> None:
         self.store = store
@@ -265,13 +265,7 @@ class RecordStore:
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any], key: str = RECORD_KEY) -> RecordStore:
-        store = context.get("task_state_store")
-        if store is None:
-            raise RecordError(
-                "task_state_store is not available in this context; it is needed to retry without "
-                "duplicate predictions (Airflow >= 3.3)"
-            )
-        return cls(store, key)
+        return cls(for_task(context, "retry without duplicate predictions"), key)
 
     def load(self) -> SubmissionRecord | None:
         value = read_value(self.store, self.key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow.sdk import BaseOperatorLink
+from airflow_provider_vlm._compat import BaseOperatorLink
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
@@ -34,7 +34,7 @@ def pushed_prediction_id(ti_key: TaskInstanceKey) -> str | None:
     where a plain lookup of a missing XCom logs ``XCom not found`` as an error, which read as a
     fault in every task that failed before submitting.
     """
-    from airflow.sdk.execution_time.xcom import XCom
+    from airflow.sdk.execution_time.xcom import XCom  # the same on every line; loaded when a link is asked
 
     pushed = XCom.get_all(
         key=PREDICTION_ID_KEY, dag_id=ti_key.dag_id, task_id=ti_key.task_id, run_id=ti_key.run_id

@@ -38,9 +38,9 @@ METRICS: tuple[tuple[str, str, str], ...] = (
 
 
 def _stats() -> Any:
-    from airflow.sdk.observability import stats
+    from airflow_provider_vlm._compat import stats
 
-    return stats
+    return stats()
 
 
 def _emit(method: str, name: str, *args: Any, tags: dict[str, str]) -> None:

@@ -1,7 +1,8 @@
-"""Reading and writing ``task_state_store`` values: failures are errors, large values are chunked.
+"""Where the durable records live, and reading and writing them: failures are errors, large values chunked.
 
 ``task_state_store`` survives deferral resumes and retries, which is why the durable records live
-there. Two rules hold for every value this package stores: a read that fails raises
+there on Airflow 3.3; below 3.3 (no ``task_state_store``) they live in Airflow Variables
+(``_variable_store``), chosen by ``for_task``. Two rules hold for every value this package stores: a read that fails raises
 ``RecordError`` (it is never taken for "nothing stored": guessing that is how duplicates get
 billed), and no value exceeds the store's value size limit (``[state_store]
 max_value_storage_bytes``, 65,535 bytes by default): large lists go through ``ChunkedList``.
@@ -10,8 +11,15 @@ max_value_storage_bytes``, 65,535 bytes by default): large lists go through ``Ch
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
+
+from airflow_provider_vlm._compat import HAS_TASK_STATE_STORE, NEVER_EXPIRE, TaskStateStoreAccessor
+from airflow_provider_vlm._variable_store import VariableStateStore
+from airflow_provider_vlm.identity import identity_key
+
+log = logging.getLogger(__name__)
 
 
 class RecordError(RuntimeError):
@@ -19,7 +27,7 @@ class RecordError(RuntimeError):
 
 
 class StateStore(Protocol):
-    """What is used of ``context["task_state_store"]``."""
+    """What is used of ``context["task_state_store"]`` (and of the Variables store below 3.3)."""
 
     def get(self, key: str, default: Any = None) -> Any: ...
 
@@ -140,9 +148,87 @@ def read_value(store: StateStore, key: str) -> Any:
 
 def write_value(store: StateStore, key: str, value: Any) -> None:
     """Store one value for good (no expiry); any failure is a ``RecordError``."""
-    from airflow.sdk.execution_time.context import NEVER_EXPIRE
-
     try:
         store.set(key, value, retention=NEVER_EXPIRE)
     except Exception as exc:
         raise RecordError(f"cannot write the stored value {key!r}: {exc}") from exc
+
+
+class UpgradedStore:
+    """``task_state_store`` that, on its first miss, moves in a record written below Airflow 3.3.
+
+    A task that was in flight across the upgrade (deferred, or between retries) wrote its record
+    to Variables; it is copied here and deleted there, so the retry re-attaches as it would have.
+    The price is one execution-API read on a try that finds no record (a first try, usually).
+    """
+
+    def __init__(self, store: StateStore, legacy: VariableStateStore) -> None:
+        self.store = store
+        self.legacy = legacy
+        self._looked = False
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.store.get(key, None)
+        if value is None and not self._looked:
+            self._looked = True
+            if self.legacy.keys:
+                for name in self.legacy.keys:
+                    self.store.set(name, self.legacy.get(name), retention=NEVER_EXPIRE)
+                log.info("moved the durable record written before Airflow 3.3 into task_state_store")
+                self.legacy.clear()
+                value = self.store.get(key, None)
+        return default if value is None else value
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        self.store.set(key, value, retention=retention)
+
+
+#: One Variables store per try of a task instance in this process: its index is read once, the
+#: log line said once.
+_VARIABLE_STORES: dict[tuple[str, int], VariableStateStore] = {}
+
+
+def _identity(context: Mapping[str, Any]) -> str:
+    ti = context["ti"]
+    return identity_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+
+
+def _try(context: Mapping[str, Any]) -> int:
+    return int(getattr(context["ti"], "try_number", 0) or 0)
+
+
+def for_task(context: Mapping[str, Any], purpose: str) -> StateStore:
+    """The store of this task instance's durable records on this Airflow line.
+
+    3.3: ``context["task_state_store"]`` (its absence is an error, never "no record"). Below 3.3:
+    Airflow Variables, as ``task_state_store`` does not exist and XCom is cleared by a retry.
+    """
+    if HAS_TASK_STATE_STORE:
+        store = context.get("task_state_store")
+        if store is None:
+            raise RecordError(f"task_state_store is not available in this context; it is needed to {purpose}")
+        if isinstance(store, TaskStateStoreAccessor):
+            return UpgradedStore(store, VariableStateStore(_identity(context)))
+        return store
+    identity = _identity(context)
+    variables = _VARIABLE_STORES.get((identity, _try(context)))
+    if variables is None:
+        variables = _VARIABLE_STORES[identity, _try(context)] = VariableStateStore(identity)
+        log.info(
+            "Airflow below 3.3 has no task_state_store: this task's durable record lives in Airflow "
+            "Variables %s.*, deleted when the task succeeds",
+            variables.base,
+        )
+    return variables
+
+
+def cleanup_after_success(context: Mapping[str, Any]) -> None:
+    """Below 3.3: delete the task's record from Variables (nothing reads it after a success)."""
+    if HAS_TASK_STATE_STORE:
+        return
+    identity = _identity(context)
+    store = _VARIABLE_STORES.pop((identity, _try(context)), None) or VariableStateStore(identity)
+    try:
+        store.clear()
+    except Exception as exc:  # the task succeeded: a leftover record is only clutter, say so
+        log.warning("could not delete the durable record %s.* after success: %s", store.base, exc)

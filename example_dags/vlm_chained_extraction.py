@@ -24,7 +24,11 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, task
-from airflow.sdk.exceptions import AirflowSkipException
+
+try:
+    from airflow.sdk.exceptions import AirflowSkipException
+except ImportError:  # Airflow 3.0 and 3.1 keep it outside the Task SDK
+    from airflow.exceptions import AirflowSkipException
 
 from airflow_provider_vlm.operators.generate import GenerateOperator
 

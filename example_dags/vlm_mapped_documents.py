@@ -34,7 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, ObjectStoragePath, Param, conf, task
+from airflow.sdk import DAG, ObjectStoragePath, Param, task
+
+try:
+    from airflow.sdk import conf
+except ImportError:  # Airflow 3.0 and 3.1 keep it outside the Task SDK
+    from airflow.configuration import conf
 
 from airflow_provider_vlm.operators.generate import GenerateOperator
 

@@ -14,11 +14,14 @@ import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_decorator_factory
-from airflow.sdk.definitions._internal.types import SET_DURING_EXECUTION
-from airflow.sdk.definitions.context import context_merge
-
 from airflow_provider_vlm import metrics
+from airflow_provider_vlm._compat import (
+    SET_DURING_EXECUTION,
+    DecoratedOperator,
+    TaskDecorator,
+    context_merge,
+    task_decorator_factory,
+)
 from airflow_provider_vlm.client import VlmInputError
 from airflow_provider_vlm.client._inputs import is_http_url
 from airflow_provider_vlm.operators._inputs import INPUT_NAMES

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import BaseHook
-
+from airflow_provider_vlm._compat import BaseHook, aget_connection, connection_form
 from airflow_provider_vlm.client import (
     DEFAULT_BASE_URL,
     AsyncVlmClient,
@@ -116,6 +115,7 @@ def _without_conn_id(message: str, conn_id: str) -> str:
     return rest[:1].upper() + rest[1:]
 
 
+@connection_form
 class VlmHook(BaseHook):
     """Connection ``vlm`` (default id ``vlm_default``): host = base URL, password = API key."""
 
@@ -137,8 +137,7 @@ class VlmHook(BaseHook):
         return settings_from_connection(self.vlm_conn_id, conn.host, conn.password, conn.extra_dejson)
 
     async def aclient_settings(self) -> ClientSettings:
-        conn = await BaseHook.aget_connection(self.vlm_conn_id)
-        extras = await conn.aextra_dejson()
+        conn, extras = await aget_connection(self.vlm_conn_id)
         return settings_from_connection(self.vlm_conn_id, conn.host, conn.password, extras)
 
     def dashboard_url(self) -> str | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow_provider_vlm.client import PredictionStatus
 from airflow_provider_vlm.durable import SubmissionRecord
-from airflow_provider_vlm.state_store import ChunkedList, RecordError, StateStore, read_value
+from airflow_provider_vlm.state_store import ChunkedList, RecordError, StateStore, for_task, read_value
 
 #: ``task_state_store`` key of the header; chunks are ``f"{HEADER_KEY}.{n}"``. Renaming breaks retries.
 HEADER_KEY = "vlm_batch"
@@ -78,13 +78,7 @@ class BatchState:
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> BatchState:
-        store = context.get("task_state_store")
-        if store is None:
-            raise RecordError(
-                "task_state_store is not available in this context; it is needed to retry a batch "
-                "without duplicate predictions (Airflow >= 3.3)"
-            )
-        return cls.load(store)
+        return cls.load(for_task(context, "retry a batch without duplicate predictions"))
 
     @classmethod
     def load(cls, store: StateStore) -> BatchState:

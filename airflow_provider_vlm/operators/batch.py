@@ -17,10 +17,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 from pydantic import BaseModel
 
 from airflow_provider_vlm import metrics
+from airflow_provider_vlm._compat import conf, task_entry
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
 from airflow_provider_vlm.hooks.vlm import VlmHook
@@ -43,7 +44,7 @@ from airflow_provider_vlm.operators._common import (
 )
 from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import check_arguments
-from airflow_provider_vlm.retry_policy import default_retry_policy
+from airflow_provider_vlm.retry_policy import with_default_retry_policy
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
         vlm_conn_id: str = VlmHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("retry_policy", default_retry_policy())
+        with_default_retry_policy(kwargs)
         super().__init__(**kwargs)
         owner = self.task_id
         check_arguments(media=media, domain=domain, file="(inputs)", owner=owner)
@@ -190,6 +191,7 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
             owner=self.task_id, inputs=self.inputs, source=self.source, pattern=self.pattern
         )
 
+    @task_entry
     def execute(self, context: Context) -> Any:
         items = self.resolve_inputs()
         client = self.hook.get_client()
@@ -241,6 +243,7 @@ class GenerateBatchOperator(PredictionRequestMixin, BaseOperator):
 
     # --- resume: fetch results, write them, apply the failure policy ---------------------------
 
+    @task_entry
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger; what is needed comes from the event and the durable state."""
         ev = PredictionEvent.from_dict(event)

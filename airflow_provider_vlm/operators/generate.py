@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 from pydantic import BaseModel
 
 from airflow_provider_vlm import metrics
+from airflow_provider_vlm._compat import conf, task_entry
 from airflow_provider_vlm._summary import log_finished_wait
 from airflow_provider_vlm.client import (
     GenerationConfig,
@@ -33,7 +34,7 @@ from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.operators._common import DEFER_GRACE, PredictionRequestMixin
 from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
-from airflow_provider_vlm.retry_policy import default_retry_policy
+from airflow_provider_vlm.retry_policy import with_default_retry_policy
 from airflow_provider_vlm.sensors._completion import (
     first_check,
     outcome,
@@ -117,7 +118,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         vlm_conn_id: str = VlmHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("retry_policy", default_retry_policy())
+        with_default_retry_policy(kwargs)
         super().__init__(**kwargs)
         check_arguments(
             media=media, domain=domain, file=file, file_id=file_id, url=url, images=images, owner=self.task_id
@@ -184,6 +185,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
 
     # --- one try -----------------------------------------------------------------------------
 
+    @task_entry
     def execute(self, context: Context) -> Any:
         check_arguments(
             media=self.media,
@@ -249,6 +251,7 @@ class GenerateOperator(PredictionRequestMixin, BaseOperator):
         )
         return self._result(client, finished)
 
+    @task_entry
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger; everything needed is in the event (``dag.test()`` passes only it)."""
         client = self.hook.get_client()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_vlm._compat import task_entry
 from airflow_provider_vlm.client import GenerationConfig, VlmInputError
 from airflow_provider_vlm.durable import submit_once
 from airflow_provider_vlm.hooks.vlm import VlmHook
@@ -25,7 +26,7 @@ from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.operators._common import seconds
 from airflow_provider_vlm.operators._inputs import check_arguments, load_input
 from airflow_provider_vlm.operators._submission import Submission, build_config
-from airflow_provider_vlm.retry_policy import default_retry_policy
+from airflow_provider_vlm.retry_policy import with_default_retry_policy
 from airflow_provider_vlm.sensors._completion import outcome, wait_blocking
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class GenerateSchemaOperator(BaseOperator):
         vlm_conn_id: str = VlmHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("retry_policy", default_retry_policy())
+        with_default_retry_policy(kwargs)
         super().__init__(**kwargs)
         if media not in ("image", "document"):
             raise VlmInputError(
@@ -98,6 +99,7 @@ class GenerateSchemaOperator(BaseOperator):
     def hook(self) -> VlmHook:
         return VlmHook(self.vlm_conn_id)
 
+    @task_entry
     def execute(self, context: Context) -> Any:
         import time
 

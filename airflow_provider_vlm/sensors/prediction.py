@@ -14,16 +14,16 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from pydantic import BaseModel
 
+from airflow_provider_vlm._compat import AirflowSensorTimeout, conf, fail_fast
 from airflow_provider_vlm._summary import log_finished_wait
 from airflow_provider_vlm.client import PredictionTimeoutError
 from airflow_provider_vlm.client.errors import TRANSIENT_ERRORS
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
-from airflow_provider_vlm.retry_policy import default_retry_policy
+from airflow_provider_vlm.retry_policy import with_default_retry_policy
 from airflow_provider_vlm.sensors._completion import first_check, outcome, settle_event
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 from airflow_provider_vlm.validation import ResponseValidator
@@ -63,7 +63,7 @@ class PredictionSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 5.0)
-        kwargs.setdefault("retry_policy", default_retry_policy())
+        with_default_retry_policy(kwargs)
         super().__init__(**kwargs)
         if autocast and response_model is not None:
             raise ValueError(f"{self.task_id}: give autocast=True or response_model, not both")
@@ -100,6 +100,7 @@ class PredictionSensor(BaseSensorOperator):
             )
         return self.prediction_id
 
+    @fail_fast
     def execute(self, context: Context) -> Any:
         prediction_id = self._check_id()
         context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=prediction_id)
@@ -133,6 +134,7 @@ class PredictionSensor(BaseSensorOperator):
             return False
         return PokeReturnValue(is_done=True, xcom_value=outcome(client, prediction, self.check))
 
+    @fail_fast
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         client = self.hook.get_client()
         try:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_vlm._compat import AirflowNotFoundException
 from airflow_provider_vlm.client import AsyncVlmClient, VlmError
 from airflow_provider_vlm.client._polling import (
     DEFAULT_UNREACHABLE_TIMEOUT,

@@ -70,6 +70,8 @@ class DagResult:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     xcoms: list[dict[str, Any]] = field(default_factory=list)
     task_state: list[dict[str, Any]] = field(default_factory=list)
+    #: Below Airflow 3.3: the ``vlm_state.*`` Variables left after the run (the record's home there).
+    variables: list[str] = field(default_factory=list)
     rendered: list[dict[str, Any]] = field(default_factory=list)
 
     def task(self, task_id: str, map_index: int = -1) -> dict[str, Any]:
@@ -122,6 +124,7 @@ def run_dag(
             result.tasks = data["tasks"]
             result.xcoms = data["xcoms"]
             result.task_state = data["task_state"]
+            result.variables = data.get("variables", [])
             result.rendered = data["rendered"]
     return result
 
@@ -132,8 +135,8 @@ def run_dag(
 def _collect(dag_id: str, run_id: str) -> dict[str, Any]:
     from airflow.models.dagrun import DagRun
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
-    from airflow.models.task_state_store import TaskStateStoreModel
     from airflow.models.taskinstance import TaskInstance
+    from airflow.models.variable import Variable
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -146,11 +149,8 @@ def _collect(dag_id: str, run_id: str) -> dict[str, Any]:
         xcoms = session.scalars(
             select(XComModel).where(XComModel.dag_id == dag_id, XComModel.run_id == run_id)
         ).all()
-        rows = session.scalars(
-            select(TaskStateStoreModel).where(
-                TaskStateStoreModel.dag_id == dag_id, TaskStateStoreModel.run_id == run_id
-            )
-        ).all()
+        rows = _task_state_rows(session, dag_id, run_id)
+        variables = session.scalars(select(Variable.key).where(Variable.key.like("vlm_state.%"))).all()
 
         rendered = session.scalars(
             select(RenderedTaskInstanceFields).where(
@@ -186,11 +186,31 @@ def _collect(dag_id: str, run_id: str) -> dict[str, Any]:
                 {"task_id": r.task_id, "map_index": r.map_index, "key": r.key, "value": value(r.value)}
                 for r in rows
             ],
+            "variables": list(variables),
             "rendered": [
                 {"task_id": r.task_id, "map_index": r.map_index, "fields": value(r.rendered_fields)}
                 for r in rendered
             ],
         }
+
+
+def _task_state_rows(session: Any, dag_id: str, run_id: str) -> list[Any]:
+    """``task_state_store`` rows of the run (Airflow 3.3; none below it, where Variables hold the record)."""
+    from sqlalchemy import select
+
+    from airflow_provider_vlm._compat import HAS_TASK_STATE_STORE
+
+    if not HAS_TASK_STATE_STORE:
+        return []
+    from airflow.models.task_state_store import TaskStateStoreModel
+
+    return list(
+        session.scalars(
+            select(TaskStateStoreModel).where(
+                TaskStateStoreModel.dag_id == dag_id, TaskStateStoreModel.run_id == run_id
+            )
+        ).all()
+    )
 
 
 def _clear_and_rerun(dag: Any, dag_id: str, run_id: str) -> None:
@@ -234,6 +254,16 @@ def _clear_and_rerun(dag: Any, dag_id: str, run_id: str) -> None:
                 _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
 
 
+def _dagbag(folder: str) -> Any:
+    from airflow_provider_vlm._compat import AIRFLOW_VERSION
+
+    if AIRFLOW_VERSION.release >= (3, 1):
+        from airflow.dag_processing.dagbag import DagBag
+    else:
+        from airflow.models.dagbag import DagBag
+    return DagBag(dag_folder=folder)
+
+
 def _main(argv: list[str]) -> int:
     import argparse
 
@@ -244,18 +274,21 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--dags", default=str(DAGS))
     args = parser.parse_args(argv)
 
-    from airflow.configuration import conf as airflow_conf
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.observability.metrics import stats_utils
-    from airflow.sdk.observability import stats
+    from airflow_provider_vlm._compat import AIRFLOW_VERSION
 
-    # dag.test() runs tasks in this process, without the task runner's start-up: set up Airflow's
-    # metrics as the task runner does (nothing is sent unless [metrics] statsd_on).
-    stats.initialize(
-        factory=stats_utils.get_stats_factory(),
-        export_legacy_names=airflow_conf.getboolean("metrics", "legacy_names_on"),
-    )
-    bag = DagBag(dag_folder=args.dags)
+    if AIRFLOW_VERSION.release >= (3, 3):
+        from airflow.configuration import conf as airflow_conf
+        from airflow.observability.metrics import stats_utils
+        from airflow.sdk.observability import stats
+
+        # dag.test() runs tasks in this process, without the task runner's start-up: set up
+        # Airflow's metrics as the task runner does (nothing is sent unless [metrics] statsd_on).
+        # Below 3.3 the metrics client sets itself up on first use.
+        stats.initialize(
+            factory=stats_utils.get_stats_factory(),
+            export_legacy_names=airflow_conf.getboolean("metrics", "legacy_names_on"),
+        )
+    bag = _dagbag(args.dags)
     if bag.import_errors:
         print(f"import errors: {bag.import_errors}", file=sys.stderr)
         return 2
