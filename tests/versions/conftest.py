@@ -87,8 +87,13 @@ class DagResult:
                 return x["value"]
         return None
 
-    def tail(self, lines: int = 120) -> str:
-        return "\n".join(self.output.splitlines()[-lines:])
+    def tail(self, lines: int = 80) -> str:
+        """The task states, then the last lines of the output (each cut to 300 characters)."""
+        states = ", ".join(
+            f"{t['task_id']}[{t['map_index']}]={t['state']}/try {t['try_number']}" for t in self.tasks
+        )
+        last = [line[:300] for line in self.output.splitlines()[-lines:]]
+        return "\n".join([f"tasks: {states}", *last])
 
 
 @pytest.fixture(scope="session")
@@ -153,6 +158,7 @@ def dag_runs(server: Server, invoices: list[str], dags_folder: Path) -> dict[str
         "AIRFLOW_CONN_VLM_DEFAULT": json.dumps(connection),
         "VLM_TEST_INVOICE": invoices[0],
         "VLM_TEST_INVOICES": json.dumps(invoices[:2]),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
     }
     spec = {"folder": str(dags_folder), "admin_url": server.base_url, "runs": RUNS}
