@@ -43,27 +43,10 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 
 @dataclass(frozen=True)
 class Server:
-    """The dev server the driver started, with its admin routes."""
+    """The dev server the driver started (the child resets its counters and sets its faults)."""
 
     base_url: str
     api_key: str
-
-    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        import httpx
-
-        response = httpx.request(method, f"{self.base_url}/_dev/{path}", json=body, timeout=10.0)
-        response.raise_for_status()
-        return response.json()
-
-    def reset(self) -> None:
-        self.admin("POST", "reset", {"state": False})
-
-    def faults(self, **settings: Any) -> None:
-        self.admin("POST", "faults", settings)
-
-    def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.admin("GET", "stats")
-        return result
 
 
 @dataclass
@@ -99,13 +82,6 @@ class DagResult:
 @pytest.fixture(scope="session")
 def server() -> Server:
     return Server(_setting("BASE_URL"), _setting("API_KEY"))
-
-
-@pytest.fixture
-def dev(server: Server) -> Server:
-    """The dev server with faults and counters cleared for this test."""
-    server.reset()
-    return server
 
 
 @pytest.fixture(scope="session")

@@ -66,6 +66,7 @@ def _env() -> dict[str, str]:
     env["UV_CACHE_DIR"] = str(UV_CACHE)
     env["UV_NATIVE_TLS"] = "1"  # the system's CA bundle, as pip uses it here
     env["UV_NO_CONFIG"] = "1"  # no user-level uv.toml: a line resolves the same on every machine
+    env["UV_PYTHON_DOWNLOADS"] = "never"  # the interpreter of .venv, never a downloaded one
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 

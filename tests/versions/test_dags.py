@@ -11,7 +11,7 @@ import pytest
 from conftest import DagResult
 
 # The first test that asks for ``dag_runs`` runs every dag.test() of the suite.
-pytestmark = pytest.mark.timeout(600)
+pytestmark = pytest.mark.timeout(900)
 
 
 def test_deferring_operator_and_sensor_as_the_docs_write_them(dag_runs: dict[str, DagResult]) -> None:

@@ -27,7 +27,7 @@ def test_example_dags_parse_without_import_errors(monkeypatch: pytest.MonkeyPatc
     assert set(bag.dag_ids) >= EXAMPLE_DAG_IDS, sorted(bag.dag_ids)
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_submit_then_sense_example_runs(dag_runs: dict[str, DagResult], invoices: list[str]) -> None:
     result = dag_runs["vlm_submit_then_sense"]
     assert result.state == "success", result.tail()
