@@ -12,7 +12,7 @@ The rest of the package imports Airflow names that moved or arrived late from he
   Variables below it), ``retry_policy`` with ``ExceptionRetryPolicy``/``RetryRule`` (below it
   ``task_entry`` fails an error that retrying cannot fix at once, as ``AirflowFailException``),
   ``ResumableJobMixin`` (not used: our durable record covers the deferrable path too) and
-  ``BaseTrigger.on_kill``.
+  ``BaseTrigger.on_kill``, ``Connection.aextra_dejson``.
 
 ``docs/airflow-versions.md`` shows the same table for users.
 """
@@ -118,9 +118,12 @@ __all__ = [
 
 async def aget_connection(conn_id: str) -> tuple[Any, dict[str, Any]]:
     """A connection and its extras, looked up without blocking the triggerer's event loop."""
-    if AIRFLOW_3_1:
+    if AIRFLOW_3_3:  # Connection.aextra_dejson
         conn = await BaseHook.aget_connection(conn_id)
         return conn, await conn.aextra_dejson()
+    if AIRFLOW_3_1:  # the lookup is async; the extras are parsed in place
+        conn = await BaseHook.aget_connection(conn_id)
+        return conn, conn.extra_dejson
     from asgiref.sync import sync_to_async
 
     conn = await sync_to_async(BaseHook.get_connection)(conn_id)

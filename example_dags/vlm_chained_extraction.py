@@ -28,7 +28,7 @@ from airflow.sdk import DAG, Param, task
 try:
     from airflow.sdk.exceptions import AirflowSkipException
 except ImportError:  # Airflow 3.0 and 3.1 keep it outside the Task SDK
-    from airflow.exceptions import AirflowSkipException
+    from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef]
 
 from airflow_provider_vlm.operators.generate import GenerateOperator
 

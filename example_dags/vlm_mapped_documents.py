@@ -39,7 +39,7 @@ from airflow.sdk import DAG, ObjectStoragePath, Param, task
 try:
     from airflow.sdk import conf
 except ImportError:  # Airflow 3.0 and 3.1 keep it outside the Task SDK
-    from airflow.configuration import conf
+    from airflow.configuration import conf  # type: ignore[assignment]
 
 from airflow_provider_vlm.operators.generate import GenerateOperator
 

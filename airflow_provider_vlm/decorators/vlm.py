@@ -20,6 +20,7 @@ from airflow_provider_vlm._compat import (
     DecoratedOperator,
     TaskDecorator,
     context_merge,
+    fail_fast,
     task_decorator_factory,
 )
 from airflow_provider_vlm.client import VlmInputError
@@ -103,6 +104,7 @@ class _VlmDecoratedOperator(DecoratedOperator, GenerateOperator):
     def metric_tags(self) -> dict[str, str]:
         return metrics.tags_for(self.domain, self.media, "task.vlm")
 
+    @fail_fast  # below Airflow 3.3, a wrong return value fails at once as it does through retry_policy
     def execute(self, context: Context) -> Any:
         context_merge(context, self.op_kwargs)
         returned = self.python_callable(*self.op_args, **self.determine_kwargs(context))

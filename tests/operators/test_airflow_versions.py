@@ -15,6 +15,7 @@ from vlm_dag_support import RunDag
 from airflow_provider_vlm import _compat
 from airflow_provider_vlm.client import AuthenticationError, ServerError, VlmInputError
 from airflow_provider_vlm.retry_policy import with_default_retry_policy
+from airflow_provider_vlm.state_store import UpgradedStore
 
 STORE_LINE = "durable record lives in Airflow Variables"
 
@@ -76,3 +77,52 @@ def test_an_error_retrying_cannot_fix_fails_at_once(error: Exception) -> None:
 def test_an_error_time_may_fix_keeps_the_tasks_retries() -> None:
     with pytest.raises(ServerError):
         _Op(ServerError("boom", status_code=502)).execute({})
+
+
+class _Store:
+    """Stands in for ``task_state_store``."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        self.data[key] = value
+
+
+class _Legacy(_Store):
+    """Stands in for the Variables a try below 3.3 wrote (``VariableStateStore``)."""
+
+    reads = 0
+
+    @property
+    def keys(self) -> list[str]:
+        self.reads += 1
+        return list(self.data)
+
+    def clear(self) -> None:
+        self.data.clear()
+
+
+def test_a_record_written_below_3_3_is_moved_into_task_state_store_once() -> None:
+    """After the upgrade the retry finds the old record (and the batch's chunks), then Variables are empty."""
+    legacy = _Legacy()
+    legacy.data = {"vlm_batch": {"version": 1, "chunks": 1}, "vlm_batch.0": [{"input": "a"}]}
+    store = _Store()
+    upgraded = UpgradedStore(store, legacy)  # type: ignore[arg-type]
+    assert upgraded.get("vlm_batch") == {"version": 1, "chunks": 1}
+    assert store.data == {"vlm_batch": {"version": 1, "chunks": 1}, "vlm_batch.0": [{"input": "a"}]}
+    assert legacy.data == {}
+    assert upgraded.get("vlm_batch.invalid") is None
+    assert legacy.reads == 2  # looked once (keys read twice in that one look), never again
+
+
+def test_a_try_with_its_record_in_task_state_store_pays_no_extra_read() -> None:
+    legacy = _Legacy()
+    store = _Store()
+    store.data["vlm_submission"] = {"generation": 1}
+    upgraded = UpgradedStore(store, legacy)  # type: ignore[arg-type]
+    assert upgraded.get("vlm_submission") == {"generation": 1}
+    assert legacy.reads == 0
