@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,9 @@ HERE = Path(__file__).resolve().parent
 DAGS = HERE / "dags"
 EXAMPLES = HERE.parents[1] / "example_dags"
 MARKER = "VLM-VERSIONS-RESULT "
+#: An output line that names an exception (plain and rich tracebacks end with one), colours removed.
+EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Crash): ")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _setting(name: str) -> str:
@@ -75,8 +79,11 @@ class DagResult:
         states = ", ".join(
             f"{t['task_id']}[{t['map_index']}]={t['state']}/try {t['try_number']}" for t in self.tasks
         )
-        last = [line[:300] for line in self.output.splitlines()[-lines:]]
-        return "\n".join([f"tasks: {states}", *last])
+        output = [ANSI.sub("", line) for line in self.output.splitlines()]
+        # A task that failed early has its exception far above the last lines: name them first.
+        errors = list(dict.fromkeys(line[:300] for line in output if EXCEPTION_LINE.match(line)))
+        last = [line[:300] for line in output[-lines:]]
+        return "\n".join([f"tasks: {states}", *errors[:20], "...", *last])
 
 
 @pytest.fixture(scope="session")
