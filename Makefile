@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test postgres lint typecheck pytest docs bench bench-deployment soak soak-deps clean
+.PHONY: demo test postgres lint typecheck pytest versions docs bench bench-deployment soak soak-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	PYTHONPATH=example_dags $(BIN)/python -m vlm_demo
 
-## Lint, type-check and the whole test suite (dev server and Airflow started by the tests).
-test: $(STAMP) postgres lint typecheck pytest
+## Lint, type-check, the whole test suite (dev server and Airflow started by the tests), then the
+## version suite on every Airflow line.
+test: $(STAMP) postgres lint typecheck pytest versions
 
 ## PostgreSQL's server programs (Debian's package) for the HA tests, which start a throwaway cluster.
 postgres:
@@ -37,6 +38,12 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## The built wheel beside each Airflow line's latest patch, each in its own environment
+## (.venv-af30 ...), resolved as of that patch's release. `make versions AIRFLOW_LINES="3.0 3.2"` runs some.
+AIRFLOW_LINES ?= 3.0 3.1 3.2 3.3
+versions: $(STAMP)
+	$(BIN)/python tests/versions/run.py $(AIRFLOW_LINES)
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
@@ -61,4 +68,4 @@ soak-deps: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,docs,bench,soak]"
 
 clean:
-	rm -rf $(VENV) .venv-sdk site .demo .soak soak-report.json
+	rm -rf $(VENV) .venv-sdk .venv-af* .uv-cache dist build site .demo .soak soak-report.json
