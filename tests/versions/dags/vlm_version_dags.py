@@ -21,7 +21,7 @@ import pendulum
 from airflow.sdk import DAG, get_current_context
 from airflow.sdk.bases.decorator import task_decorator_factory
 
-from airflow_provider_vlm.client import Prediction, VlmClient
+from airflow_provider_vlm.client import Prediction
 from airflow_provider_vlm.decorators.vlm import _VlmDecoratedOperator
 from airflow_provider_vlm.operators.batch import GenerateBatchOperator
 from airflow_provider_vlm.operators.generate import GenerateOperator
@@ -55,9 +55,9 @@ class CrashAfterSubmitOperator(GenerateOperator):
         _crash_on_first_try()
         return super().defer(**kwargs)
 
-    def _result(self, client: VlmClient, prediction: Prediction) -> dict[str, Any]:
+    def _result(self, prediction: Prediction) -> dict[str, Any]:
         _crash_on_first_try()
-        return super()._result(client, prediction)
+        return super()._result(prediction)
 
 
 class CrashAfterSubmitBatchOperator(GenerateBatchOperator):
