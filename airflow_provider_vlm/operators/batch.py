@@ -35,7 +35,14 @@ from airflow_provider_vlm.operators._batch_collect import (
     Collector,
     apply_failure_policy,
 )
-from airflow_provider_vlm.operators._batch_inputs import resolve_inputs
+from airflow_provider_vlm.operators._batch_inputs import (
+    BatchTooFewInputsError,
+    describe_source,
+    inputs_origin,
+    require_inputs,
+    resolve_inputs,
+    run_description,
+)
 from airflow_provider_vlm.operators._batch_output import ResultWriter
 from airflow_provider_vlm.operators._batch_state import BatchState
 from airflow_provider_vlm.operators._batch_submit import BatchSubmitter
@@ -96,6 +103,9 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
     :param max_retries: the retry budget of each API call: at most ``max_retries + 1`` attempts
         per call in one try (default: the connection's ``max_retries`` extra); past it the try
         fails with a transient error and the task's ``retries`` take over. See ``docs/retries.md``.
+    :param min_inputs: fewest inputs a run must list (default 1): fewer fails the task at once with
+        ``BatchTooFewInputsError``, naming the folder (or the list's origin) and the run, so an
+        empty night is never a green run; ``0`` accepts an empty batch. See ``docs/batch.md``.
     """
 
     template_fields: Sequence[str] = (
@@ -137,6 +147,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         max_xcom_results_bytes: int = 512_000,
         vlm_conn_id: str = VlmHook.default_conn_name,
         max_retries: int | None = None,
+        min_inputs: int = 1,
         **kwargs: Any,
     ) -> None:
         with_default_retry_policy(kwargs)
@@ -153,6 +164,8 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             raise VlmInputError(f"{owner}: max_active_submissions must be an integer >= 1")
         if not isinstance(max_concurrent_polls, int) or max_concurrent_polls < 1:
             raise VlmInputError(f"{owner}: max_concurrent_polls must be an integer >= 1")
+        if isinstance(min_inputs, bool) or not isinstance(min_inputs, int) or min_inputs < 0:
+            raise VlmInputError(f"{owner}: min_inputs must be an integer >= 0, got {min_inputs!r}")
         if isinstance(max_failed_fraction, bool) or not 0.0 <= float(max_failed_fraction) <= 1.0:
             raise VlmInputError(
                 f"{owner}: max_failed_fraction must be between 0 and 1, got {max_failed_fraction!r}"
@@ -182,6 +195,9 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         self.deferrable = deferrable
         self.max_concurrent_polls = max_concurrent_polls
         self.max_xcom_results_bytes = max_xcom_results_bytes
+        self.min_inputs = min_inputs
+        #: The ``inputs`` argument's origin (its upstream task), named before rendering replaces it.
+        self._inputs_origin = inputs_origin(inputs)
         #: What the collect step saw, for OpenLineage (not serialized).
         self._lineage_labels: list[str] = []
         self._lineage_prediction_ids: list[str] = []
@@ -204,6 +220,13 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
     @hands_over_to_retries
     def execute(self, context: Context) -> Any:
         items = self.resolve_inputs()
+        require_inputs(
+            owner=self.task_id,
+            found=len(items),
+            min_inputs=self.min_inputs,
+            where=describe_source(self.source, self.pattern, self._inputs_origin),
+            run=run_description(context),
+        )
         client = self.hook.get_client()
         check_domain(client, self.domain)
         self.log.info("batch of %s inputs (%s)", f"{len(items):,}", self.media)
@@ -314,4 +337,10 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         )
 
 
-__all__ = ["BatchFailedError", "BatchInputsRefusedError", "BatchTimeoutError", "GenerateBatchOperator"]
+__all__ = [
+    "BatchFailedError",
+    "BatchInputsRefusedError",
+    "BatchTimeoutError",
+    "BatchTooFewInputsError",
+    "GenerateBatchOperator",
+]

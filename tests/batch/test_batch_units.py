@@ -97,7 +97,9 @@ def test_inputs_from_a_folder_and_pattern(tmp_path: Path) -> None:
         str(p) for p in docs
     ]
     with pytest.raises(VlmInputError, match="not a folder"):
-        op(source=str(tmp_path / "nope")).resolve_inputs()
+        op(source=str(docs[0])).resolve_inputs()
+    # A folder that does not exist lists nothing (min_inputs judges it; see test_min_inputs.py).
+    assert op(source=str(tmp_path / "nope")).resolve_inputs() == []
 
 
 def test_inputs_as_list_rendered_string_and_duplicates() -> None:
