@@ -17,6 +17,7 @@ Extend ``ROUTES`` to route more kinds of documents.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -31,6 +32,8 @@ except ImportError:  # Airflow 3.0 and 3.1 keep it outside the Task SDK
     from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef]
 
 from airflow_provider_vlm.operators.generate import GenerateOperator
+
+log = logging.getLogger(__name__)
 
 DOCUMENT = os.environ.get("VLM_CHAINED_DOCUMENT", "")
 SAMPLES = (
@@ -107,7 +110,7 @@ with DAG(
         domain = pick_domain(text)
         if domain is None:
             raise AirflowSkipException("no routing rule matches this document; nothing more to extract")
-        print(f"routing to {domain}")
+        log.info("routing to %s", domain)
         return domain
 
     routed = route(markdown.output)

@@ -29,6 +29,7 @@ folder is extracted. Left empty, a few sample invoices are generated under
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ except ImportError:  # Airflow 3.0 and 3.1 keep it outside the Task SDK
     from airflow.configuration import conf  # type: ignore[assignment]
 
 from airflow_provider_vlm.operators.generate import GenerateOperator
+
+log = logging.getLogger(__name__)
 
 POOL = "vlm_api"
 SOURCE = os.environ.get("VLM_MAPPED_SOURCE", "")
@@ -103,7 +106,9 @@ with DAG(
             for document, record in zip(documents, records, strict=True)
         ]
         for row in rows:
-            print(row)
+            log.info(
+                "%s: %s %s, credits used %s", row["document"], row["id"], row["status"], row["credits_used"]
+            )
         return rows
 
     summarize(documents, extract.output)

@@ -18,6 +18,7 @@ under ``$AIRFLOW_HOME/vlm_demo/vlm_submit_then_sense`` (needs the ``demo`` extra
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from pathlib import Path
@@ -28,6 +29,8 @@ from airflow.sdk import DAG, ObjectStoragePath, Param, task
 
 from airflow_provider_vlm.operators.generate import GenerateOperator
 from airflow_provider_vlm.sensors.prediction import PredictionSensor
+
+log = logging.getLogger(__name__)
 
 SOURCE = os.environ.get("VLM_SENSE_SOURCE", "")
 SAMPLES = (
@@ -86,7 +89,7 @@ with DAG(
             for r in records
         ]
         for row in rows:
-            print(row["id"], row["status"])
+            log.info("%s %s", row["id"], row["status"])
         return {"count": len(rows), "by_status": dict(Counter(r["status"] for r in rows)), "records": rows}
 
     collect(wait.output)

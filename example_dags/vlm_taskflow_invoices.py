@@ -17,12 +17,15 @@ extra). For more than a few dozen documents use ``GenerateBatchOperator`` (see
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, ObjectStoragePath, Param, task
+
+log = logging.getLogger(__name__)
 
 SOURCE = os.environ.get("VLM_TASKFLOW_SOURCE", "")
 SAMPLES = (
@@ -64,7 +67,7 @@ with DAG(
             response = record["response"] or {}
             currency = response.get("currency") or "?"
             sums[currency] = round(sums.get(currency, 0.0) + float(response.get("total_amount") or 0), 2)
-        print(sums)
+        log.info("total amount per currency: %s", sums)
         return sums
 
     totals(extract.expand(path=list_invoices()))

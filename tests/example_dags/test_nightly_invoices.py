@@ -55,7 +55,11 @@ def test_demo_on_generated_samples(tmp_path: Path) -> None:
         assert response["total_amount"] == pytest.approx(entry["total_amount"])
         problems = by_file[entry["file"]]["problems"]
         if entry["bad"] == "missing_invoice_id":
-            assert "missing invoice_id" in problems
+            assert {
+                "field": "invoice_id",
+                "message": "missing invoice_id",
+                "rule": "required_fields",
+            } in problems
         # Every deliberately bad invoice is flagged, embedded XML or text layer; no good one is.
         assert bool(problems) == (entry["bad"] is not None), (entry, problems)
     issuers = json.loads((out / "issuer_summary.json").read_text())

@@ -68,7 +68,7 @@ def test_backfill_three_nights_then_clear_one(tmp_path: Path, invoice_set: Invoi
 
     inbox, output = tmp_path / "inbox", tmp_path / "output"
     staged = _stage_nights(inbox, invoice_set)
-    # A DAGs folder with the nightly DAG alone; its demo helpers stay importable from the examples.
+    # A DAGs folder with the nightly DAG alone (it imports nothing from the demo package).
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "vlm_nightly_invoices.py").symlink_to(EXAMPLES / "vlm_nightly_invoices.py")
