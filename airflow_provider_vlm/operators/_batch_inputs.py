@@ -3,7 +3,7 @@
 The label (the path, URI or URL as given) keys the durable state, the output rows and the log
 lines, so it is the same in every try. A source folder that does not exist lists no inputs (on
 object storage a prefix with no objects does not exist either); ``min_inputs`` decides whether
-so few inputs are a failure (:func:`require_inputs`).
+so few inputs are a failure (:func:`too_few_inputs`).
 """
 
 from __future__ import annotations
@@ -95,11 +95,11 @@ def run_description(context: Mapping[str, Any]) -> str:
     return f"run {run_id}, no logical date, run after {getattr(dag_run, 'run_after', None)}"
 
 
-def require_inputs(*, owner: str, found: int, min_inputs: int, where: str, run: str) -> None:
-    """Fail the batch when it listed fewer than ``min_inputs`` inputs, naming where it looked."""
-    if found >= min_inputs:
-        return
-    raise BatchTooFewInputsError(
+def too_few_inputs(
+    *, owner: str, found: int, min_inputs: int, where: str, run: str
+) -> BatchTooFewInputsError:
+    """The error of a batch that listed fewer than ``min_inputs`` inputs, naming where it looked."""
+    return BatchTooFewInputsError(
         f"{owner}: {found} input{'' if found == 1 else 's'} in {where}, fewer than min_inputs={min_inputs} "
         f"({run}); failing without retries: check that the files arrived, Clear the task when they "
         "do, or set min_inputs=0 to accept an empty batch"

@@ -39,9 +39,9 @@ from airflow_provider_vlm.operators._batch_inputs import (
     BatchTooFewInputsError,
     describe_source,
     inputs_origin,
-    require_inputs,
     resolve_inputs,
     run_description,
+    too_few_inputs,
 )
 from airflow_provider_vlm.operators._batch_output import ResultWriter
 from airflow_provider_vlm.operators._batch_state import BatchState
@@ -220,13 +220,14 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
     @hands_over_to_retries
     def execute(self, context: Context) -> Any:
         items = self.resolve_inputs()
-        require_inputs(
-            owner=self.task_id,
-            found=len(items),
-            min_inputs=self.min_inputs,
-            where=describe_source(self.source, self.pattern, self._inputs_origin),
-            run=run_description(context),
-        )
+        if len(items) < self.min_inputs:
+            raise too_few_inputs(
+                owner=self.task_id,
+                found=len(items),
+                min_inputs=self.min_inputs,
+                where=describe_source(self.source, self.pattern, self._inputs_origin),
+                run=run_description(context),
+            )
         client = self.hook.get_client()
         check_domain(client, self.domain)
         self.log.info("batch of %s inputs (%s)", f"{len(items):,}", self.media)

@@ -17,8 +17,8 @@ from airflow_provider_vlm.client.errors import TaskRetry
 from airflow_provider_vlm.operators._batch_inputs import (
     describe_source,
     inputs_origin,
-    require_inputs,
     run_description,
+    too_few_inputs,
 )
 from airflow_provider_vlm.operators.batch import BatchTooFewInputsError, GenerateBatchOperator
 
@@ -45,18 +45,16 @@ def test_too_few_inputs_fail_without_retries_naming_the_folder_and_the_run(tmp_p
     night.mkdir(parents=True)
     where = describe_source(str(night), "*.pdf", "unused")
     assert where == f"{night} matching '*.pdf'"
-    with pytest.raises(BatchTooFewInputsError) as info:
-        require_inputs(owner="extract", found=0, min_inputs=1, where=where, run="run scheduled__x")
-    message = str(info.value)
+    error = too_few_inputs(owner="extract", found=0, min_inputs=1, where=where, run="run scheduled__x")
+    message = str(error)
     assert message.startswith(f"extract: 0 inputs in {night} matching '*.pdf', fewer than min_inputs=1")
     assert "(run scheduled__x)" in message and "min_inputs=0" in message
     # The error table: the default retry_policy (3.3) and fail_fast (below) fail it at once.
+    assert isinstance(error, BatchTooFewInputsError) and isinstance(error, VlmInputError)
     assert BatchTooFewInputsError.task_retry is TaskRetry.FAIL
-    assert isinstance(info.value, VlmInputError)
-    with pytest.raises(BatchTooFewInputsError, match="1 input in"):
-        require_inputs(owner="extract", found=1, min_inputs=3, where=where, run="r")
-    require_inputs(owner="extract", found=3, min_inputs=3, where=where, run="r")
-    require_inputs(owner="extract", found=0, min_inputs=0, where=where, run="r")
+    assert str(too_few_inputs(owner="x", found=1, min_inputs=3, where=where, run="r")).startswith(
+        "x: 1 input in"
+    )
 
 
 def test_a_missing_folder_is_named_as_missing(tmp_path: Path) -> None:
@@ -79,3 +77,13 @@ def test_the_run_is_named_with_or_without_a_logical_date() -> None:
     )
     scheduled = {"dag_run": run, "logical_date": "2026-11-21 02:00:00+00:00"}
     assert run_description(scheduled) == "run manual__2026-11-21, logical date 2026-11-21 02:00:00+00:00"
+
+
+def test_execute_stops_before_any_call_when_the_folder_is_empty(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not an invoice")
+    context: Any = {"dag_run": SimpleNamespace(run_id="manual__x", run_after="2026-11-21")}
+    # No connection exists here: the check comes before the client is made.
+    with pytest.raises(BatchTooFewInputsError, match=r"0 inputs in .* matching '\*\.pdf'.*run manual__x"):
+        op(source=str(tmp_path), pattern="*.pdf").execute(context)
+    with pytest.raises(BatchTooFewInputsError, match="2 inputs in the inputs list, fewer than min_inputs=3"):
+        op(inputs=["a.pdf", "b.pdf"], min_inputs=3).execute(context)
