@@ -14,6 +14,9 @@ The rest of the package imports Airflow names that moved or arrived late from he
   ``ResumableJobMixin`` (not used: our durable record covers the deferrable path too) and
   ``BaseTrigger.on_kill``, ``Connection.aextra_dejson``.
 
+On every line the api-server's Test button tests a copy of the connection stored under a random
+id; ``tested_connection_id`` finds the id the user knows (3.0 also sends the masked key, ``***``).
+
 ``docs/airflow-versions.md`` shows the same table for users.
 """
 
@@ -21,9 +24,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from importlib.metadata import version as _dist_version
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 # The same on every line 3.0-3.3, imported here so the Airflow-internal paths are named once.
@@ -119,6 +124,7 @@ __all__ = [
     "stats",
     "task_decorator_factory",
     "task_entry",
+    "tested_connection_id",
 ]
 
 
@@ -254,3 +260,28 @@ def connection_form(hook_class: H) -> H:
     hook_class.get_ui_field_behaviour = staticmethod(get_ui_field_behaviour)  # type: ignore[attr-defined]
     hook_class.get_connection_form_widgets = staticmethod(get_connection_form_widgets)  # type: ignore[attr-defined]
     return hook_class
+
+
+#: The api-server's route behind the Test button (3.0-3.3): it stores the connection under a random
+#: ``transient_conn_id`` and builds the hook for that; the request (``test_body``) holds the real id.
+_TEST_ROUTE = ("airflow.api_fastapi.core_api.routes.public.connections", "test_connection")
+
+
+def tested_connection_id(conn_id: str) -> str | None:
+    """The connection id the user knows, for a hook built on ``conn_id``; ``None`` when unknown.
+
+    Outside the api-server's Test button (the CLI's ``connections test``, a worker's connection test,
+    a task) that is ``conn_id`` itself. Inside it, ``conn_id`` is a random id that means nothing to
+    the user and Airflow passes the real one no further than its route, so it is read from the
+    route's frame; ``None`` when the route is found but its request is not (never the random id).
+    """
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if (frame.f_globals.get("__name__"), frame.f_code.co_name) == _TEST_ROUTE:
+            found = frame.f_locals
+            user_id = getattr(found.get("test_body"), "connection_id", None)
+            if found.get("transient_conn_id") == conn_id and isinstance(user_id, str):
+                return user_id
+            return None
+        frame = frame.f_back
+    return conn_id
