@@ -14,7 +14,8 @@ INTEGRATION = "VLM Run"
 #: The provider's docs site (``site_url`` in ``mkdocs.yml``, ``Documentation`` in ``[project.urls]``).
 DOCUMENTATION_URL = "https://airflow-provider-vlm.readthedocs.io/"
 #: The form's Port: ``0`` (or the Base URL's own port) is what the Test button needs.
-PORT_LABEL = "Port (enter 0: the Base URL's port is used; the Test button needs a value)"
+PORT_LABEL = "Port (0 = the Base URL's port)"
+PORT_PLACEHOLDER = "enter 0: Airflow's Test button needs a value here"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -70,7 +71,7 @@ def get_provider_info() -> dict[str, Any]:
                     "placeholders": {
                         "host": "https://api.vlm.run/v1 (empty means the public API)",
                         "password": "your VLM Run API key",
-                        "port": "0",
+                        "port": PORT_PLACEHOLDER,
                         "extra": '{"timeout": 120, "max_retries": 5, "verify": true}',
                     },
                 },

@@ -14,8 +14,8 @@ The rest of the package imports Airflow names that moved or arrived late from he
   ``ResumableJobMixin`` (not used: our durable record covers the deferrable path too) and
   ``BaseTrigger.on_kill``, ``Connection.aextra_dejson``.
 
-On every line the api-server's Test button tests a copy of the connection stored under a random
-id; ``tested_connection_id`` finds the id the user knows (3.0 also sends the masked key, ``***``).
+On every line the api-server tests a connection (the UI's Test button from 3.1 on, the REST API)
+as a copy stored under a random id; ``tested_connection_id`` finds the id the user knows.
 
 ``docs/airflow-versions.md`` shows the same table for users.
 """

@@ -322,8 +322,9 @@ class VlmHook(BaseHook):
             return False, _without_conn_id(exc.message, self.vlm_conn_id)
         if settings.api_key == MASKED_KEY:
             return False, (
-                "The API key arrived masked ('***'), not as stored: this Airflow's Test button sends "
-                "the masked key (Airflow 3.0; fixed in 3.1). Test from the command line instead: "
+                "The API key arrived masked ('***'), not as stored: the test request carried the "
+                "masked key (Airflow 3.0 does not put the stored one back). Test from the command "
+                "line instead: "
                 f"airflow connections test {shown_id or '<connection id>'}"
             )
         with VlmClient(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_vlm import PORT_LABEL
+from airflow_provider_vlm import PORT_LABEL, PORT_PLACEHOLDER
 from airflow_provider_vlm.hooks.vlm import settings_from_connection
 from tests.ui.docs_site import site_url
 
@@ -84,7 +84,7 @@ def test_form_shows_what_the_hook_does(api_server) -> None:
     # and says what to enter: the Test button needs it.
     assert set(standard["port"]) == {"hidden", "title", "placeholder"}
     assert not standard["port"]["hidden"]
-    assert standard["port"]["title"] == PORT_LABEL and standard["port"]["placeholder"] == "0"
+    assert standard["port"]["title"] == PORT_LABEL and standard["port"]["placeholder"] == PORT_PLACEHOLDER
 
     extras = meta["extra_fields"]
     assert extras["verify"]["value"] is True  # the switch renders on: verification is on
