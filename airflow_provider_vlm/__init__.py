@@ -12,7 +12,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 INTEGRATION = "VLM Run"
 #: The provider's docs site (``site_url`` in ``mkdocs.yml``, ``Documentation`` in ``[project.urls]``).
-DOCUMENTATION_URL = "https://airflow-provider-vlm.readthedocs.io/"
+DOCUMENTATION_URL = "https://airflow-provider-vlm.readthedocs.io/en/stable/"
 #: The form's Port: ``0`` (or the Base URL's own port) is what the Test button needs.
 PORT_LABEL = "Port (0 = the Base URL's port)"
 PORT_PLACEHOLDER = "enter 0: Airflow's Test button needs a value here"
