@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test postgres lint typecheck pytest versions docs bench bench-deployment soak soak-deps clean
+.PHONY: demo test postgres chromium lint typecheck pytest versions docs bench bench-deployment soak soak-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ demo: $(STAMP)
 
 ## Lint, type-check, the whole test suite (dev server and Airflow started by the tests), then the
 ## version suite on every Airflow line.
-test: $(STAMP) postgres lint typecheck pytest versions
+test: $(STAMP) postgres chromium lint typecheck pytest versions
 
 ## PostgreSQL's server programs (Debian's package) for the HA tests, which start a throwaway cluster.
 postgres:
@@ -26,6 +26,14 @@ postgres:
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 		else echo "the HA tests need PostgreSQL's server programs: sudo apt-get install postgresql" >&2; exit 1; fi; \
+	fi
+
+## Chromium and its WebDriver (Debian's packages) for the browser test of the connection form.
+chromium:
+	@if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+		else echo "the browser test needs Chromium: sudo apt-get install chromium chromium-driver" >&2; exit 1; fi; \
 	fi
 
 lint: $(STAMP)

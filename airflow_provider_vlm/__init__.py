@@ -12,7 +12,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 INTEGRATION = "VLM Run"
 #: The provider's docs site (``site_url`` in ``mkdocs.yml``, ``Documentation`` in ``[project.urls]``).
-DOCUMENTATION_URL = "https://airflow-provider-vlm.readthedocs.io/"
+DOCUMENTATION_URL = "https://airflow-provider-vlm.readthedocs.io/en/stable/"
+#: The form's Port: ``0`` (or the Base URL's own port) is what the Test button needs.
+PORT_LABEL = "Port (0 = the Base URL's port)"
+PORT_PLACEHOLDER = "enter 0: Airflow's Test button needs a value here"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -60,12 +63,15 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "vlm",
                 "hook-class-name": "airflow_provider_vlm.hooks.vlm.VlmHook",
                 "hook-name": "VLM Run",
+                # Port stays on the form: Airflow's Test button sends the stored port back and
+                # refuses a connection saved without one (3.3), so the form asks for 0.
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login"],
-                    "relabeling": {"host": "Base URL", "password": "API key"},
+                    "hidden-fields": ["schema", "login"],
+                    "relabeling": {"host": "Base URL", "password": "API key", "port": PORT_LABEL},
                     "placeholders": {
                         "host": "https://api.vlm.run/v1 (empty means the public API)",
                         "password": "your VLM Run API key",
+                        "port": PORT_PLACEHOLDER,
                         "extra": '{"timeout": 120, "max_retries": 5, "verify": true}',
                     },
                 },

@@ -219,11 +219,11 @@ def is_route_404(response: httpx.Response, message: str, body: Any, *, certain: 
     return not certain and isinstance(body, dict) and body.get("detail") == "Not Found"
 
 
-def error_from_response(call: Call, response: httpx.Response) -> VlmError:
+def error_from_response(call: Call, response: httpx.Response, *, key_owner: str | None = None) -> VlmError:
     """The typed error of a non-2xx reply: the one mapping from a status to a row of the error table.
 
     Whether the client sends the request again is the row's ``resent``; ``Retry-After`` is read
-    here once, into the error.
+    here once, into the error. A rejected key names its owner (``ClientSettings.key_owner``).
     """
     status = response.status_code
     message, etype, eid, body = _error_fields(response)
@@ -237,7 +237,8 @@ def error_from_response(call: Call, response: httpx.Response) -> VlmError:
     }
     error: APIError
     if status in (401, 403):
-        error = AuthenticationError(f"authentication failed: {message}", **kwargs)
+        owner = f"{key_owner}: " if key_owner else ""
+        error = AuthenticationError(f"{owner}API key rejected: {message}", **kwargs)
     elif status in (400, 413, 415, 422):
         error = InvalidRequestError(message, **kwargs)
     elif status == 404:
@@ -289,14 +290,14 @@ def error_from_transport(call: Call, exc: httpx.TransportError) -> VlmError:
     return error
 
 
-def interpret(call: Call, response: httpx.Response) -> Any:
+def interpret(call: Call, response: httpx.Response, *, key_owner: str | None = None) -> Any:
     """Decoded JSON of a final reply, or a typed error. ``None`` for an allowed 404."""
     if response.status_code == 404 and call.allow_404:
         message, _type, _id, body = _error_fields(response)
         if not is_route_404(response, message, body, certain=True):
             return None
     if response.status_code >= 400:
-        raise error_from_response(call, response)
+        raise error_from_response(call, response, key_owner=key_owner)
     if not response.content:
         return None
     try:

@@ -57,6 +57,9 @@ class ClientSettings:
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     verify: bool = True
+    #: Whose key this is, named when the server rejects it (the hook: ``connection 'vlm_default'``),
+    #: so a rejected key points at the place to fix it.
+    key_owner: str | None = None
 
     def __post_init__(self) -> None:
         if not self.api_key or not str(self.api_key).strip():

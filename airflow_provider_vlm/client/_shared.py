@@ -199,6 +199,7 @@ def _new_client(settings: ClientSettings, max_connections: int) -> AsyncVlmClien
         verify=settings.verify,
         max_connections=max_connections,
         transport=_QueueFirst(pool, max_connections),
+        key_owner=settings.key_owner,
     )
 
 

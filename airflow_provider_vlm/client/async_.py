@@ -67,8 +67,9 @@ class AsyncVlmClient:
         max_connections: int = 20,
         transport: httpx.AsyncBaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
+        key_owner: str | None = None,
     ) -> None:
-        self.settings = ClientSettings(api_key, base_url, timeout, max_retries, verify)
+        self.settings = ClientSettings(api_key, base_url, timeout, max_retries, verify, key_owner)
         self.retry_policy = retry_policy or self.settings.retry_policy()
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.AsyncClient(transport=transport, limits=limits, **self.settings.httpx_options())  # type: ignore[arg-type]
@@ -119,7 +120,7 @@ class AsyncVlmClient:
                 reason = type(exc).__name__
             else:
                 try:
-                    return interpret(call, response)
+                    return interpret(call, response, key_owner=self.settings.key_owner)
                 except VlmError as exc:
                     error = exc
                 reason = f"HTTP {response.status_code}"

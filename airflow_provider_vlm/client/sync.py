@@ -65,8 +65,9 @@ class VlmClient:
         verify: bool = True,
         transport: httpx.BaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
+        key_owner: str | None = None,
     ) -> None:
-        self.settings = ClientSettings(api_key, base_url, timeout, max_retries, verify)
+        self.settings = ClientSettings(api_key, base_url, timeout, max_retries, verify, key_owner)
         self.retry_policy = retry_policy or self.settings.retry_policy()
         self._http = httpx.Client(transport=transport, **self.settings.httpx_options())  # type: ignore[arg-type]
         self._models: _ops.ModelCache = {}
@@ -116,7 +117,7 @@ class VlmClient:
                 reason = type(exc).__name__
             else:
                 try:
-                    return interpret(call, response)
+                    return interpret(call, response, key_owner=self.settings.key_owner)
                 except VlmError as exc:
                     error = exc
                 reason = f"HTTP {response.status_code}"

@@ -18,8 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from airflow_provider_vlm._compat import AirflowNotFoundException, BaseHook, aget_connection, connection_form
+from airflow_provider_vlm._compat import (
+    AirflowNotFoundException,
+    BaseHook,
+    aget_connection,
+    connection_form,
+)
 from airflow_provider_vlm.client import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -51,6 +57,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 PUBLIC_DASHBOARD_URL = "https://app.vlm.run"
+#: What Airflow shows instead of a secret; no real key is this.
+MASKED_KEY = "***"
 
 
 def check_max_retries(value: int | None, *, owner: str) -> int | None:
@@ -106,18 +114,43 @@ def _as_number(value: Any, kind: type[int] | type[float], *, name: str, conn_id:
         ) from None
 
 
-def settings_from_connection(
-    conn_id: str, host: str | None, password: str | None, extras: dict[str, Any]
-) -> ClientSettings:
-    """Client settings from a connection's fields; errors name the connection."""
-    timeout = _extra(extras, "timeout")
-    max_retries = _extra(extras, "max_retries")
-    verify = _extra(extras, "verify")
+def base_url_from(conn_id: str, host: str | None, port: int | None = None) -> str:
+    """The Base URL, with the connection's Port where the URL names none.
+
+    The form shows Port only because Airflow's Test button needs a value there (it sends ``0`` for
+    an empty one): empty or ``0`` means the Base URL's own port. A Port that contradicts the URL's
+    is an error rather than a silent choice between the two.
+    """
     base_url = (host or "").strip() or DEFAULT_BASE_URL
     if "://" not in base_url:
         raise ConfigurationError(
             f"connection {conn_id!r}: Base URL (host) must start with http:// or https://, got {base_url!r}"
         )
+    if not port:
+        return base_url
+    parts = urlsplit(base_url)
+    try:
+        named = parts.port
+    except ValueError:
+        named = None  # an unreadable port: the client's own check names the URL
+    if named is None:
+        return parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
+    if named != port:
+        raise ConfigurationError(
+            f"connection {conn_id!r}: Port {port} differs from the Base URL's port {named} "
+            f"({base_url}); set Port to 0 to use the Base URL's"
+        )
+    return base_url
+
+
+def settings_from_connection(
+    conn_id: str, host: str | None, password: str | None, extras: dict[str, Any], port: int | None = None
+) -> ClientSettings:
+    """Client settings from a connection's fields; errors, and a rejected key, name the connection."""
+    timeout = _extra(extras, "timeout")
+    max_retries = _extra(extras, "max_retries")
+    verify = _extra(extras, "verify")
+    base_url = base_url_from(conn_id, host, port)
     try:
         return ClientSettings(
             api_key=password or "",
@@ -131,6 +164,7 @@ def settings_from_connection(
                 else _as_number(max_retries, int, name="max_retries", conn_id=conn_id)
             ),
             verify=True if verify is None else _as_bool(verify, name="verify", conn_id=conn_id),
+            key_owner=f"connection {conn_id!r}",
         )
     except ConfigurationError as exc:
         if exc.message.startswith("connection "):
@@ -221,12 +255,14 @@ class VlmHook(BaseHook):
     def client_settings(self) -> ClientSettings:
         conn = self.get_connection(self.vlm_conn_id)
         return self._overridden(
-            settings_from_connection(self.vlm_conn_id, conn.host, conn.password, conn.extra_dejson)
+            settings_from_connection(self.vlm_conn_id, conn.host, conn.password, conn.extra_dejson, conn.port)
         )
 
     async def aclient_settings(self) -> ClientSettings:
         conn, extras = await aget_connection(self.vlm_conn_id)
-        return self._overridden(settings_from_connection(self.vlm_conn_id, conn.host, conn.password, extras))
+        return self._overridden(
+            settings_from_connection(self.vlm_conn_id, conn.host, conn.password, extras, conn.port)
+        )
 
     def dashboard_url(self) -> str | None:
         conn = self.get_connection(self.vlm_conn_id)
@@ -237,7 +273,12 @@ class VlmHook(BaseHook):
         if self._client is None:
             s = self.client_settings()
             self._client = VlmClient(
-                s.api_key, s.base_url, timeout=s.timeout, max_retries=s.max_retries, verify=s.verify
+                s.api_key,
+                s.base_url,
+                timeout=s.timeout,
+                max_retries=s.max_retries,
+                verify=s.verify,
+                key_owner=s.key_owner,
             )
         return self._client
 
@@ -257,6 +298,7 @@ class VlmHook(BaseHook):
             max_retries=s.max_retries,
             verify=s.verify,
             max_connections=max_connections,
+            key_owner=s.key_owner,
         )
 
     def close(self) -> None:
@@ -267,14 +309,20 @@ class VlmHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Calls ``GET /health``; the message tells unreachable, rejected key and OK apart.
 
-        The message is shown next to the connection being tested, so it never names the
-        connection id: the api-server tests a copy stored under a random temporary id, which
-        would mean nothing to the user.
+        No answer names the connection: the api-server's Test button tests a copy stored under a
+        random id, which would mean nothing to the user, who sees the connection beside the answer.
         """
         try:
             settings = self.client_settings()
         except ConfigurationError as exc:
             return False, _without_conn_id(exc.message, self.vlm_conn_id)
+        if settings.api_key == MASKED_KEY:
+            return False, (
+                "The API key arrived masked ('***'), not as stored: the test request carried the "
+                "masked key (Airflow 3.0 does not put the stored one back). Test from the command "
+                "line instead: "
+                "airflow connections test <connection id>"
+            )
         with VlmClient(
             settings.api_key,
             settings.base_url,
@@ -287,7 +335,7 @@ class VlmHook(BaseHook):
             except AuthenticationError as exc:
                 return (
                     False,
-                    f"Reached {settings.base_url} but the API key was rejected (HTTP {exc.status_code}).",
+                    f"API key rejected (HTTP {exc.status_code}): {settings.base_url} refused the connection's key.",
                 )
             except TransportError as exc:
                 return False, f"Cannot reach {settings.base_url}: {exc.message}"

@@ -14,7 +14,7 @@ from importlib.metadata import metadata
 
 import pytest
 
-from airflow_provider_vlm import get_provider_info
+from airflow_provider_vlm import PORT_LABEL, get_provider_info
 from airflow_provider_vlm.client import AsyncVlmClient, ConfigurationError, PredictionStatus, VlmClient
 from airflow_provider_vlm.hooks.vlm import VlmHook, dashboard_url_from, settings_from_connection
 from tests.ui.docs_site import site_url
@@ -110,7 +110,7 @@ def test_test_connection_messages(vlm_conn, dev, monkeypatch, caplog) -> None:
 
     _set_conn(monkeypatch, "vlm_badkey", host=dev.base_url, password=SECRET)
     ok, message = VlmHook("vlm_badkey").test_connection()
-    assert not ok and "API key was rejected" in message and SECRET not in message
+    assert not ok and "API key rejected" in message and "'vlm_badkey'" in message and SECRET not in message
 
     _set_conn(monkeypatch, "vlm_down", host="http://127.0.0.1:9/v1", password=SECRET)
     ok, message = VlmHook("vlm_down").test_connection()
@@ -145,8 +145,12 @@ def test_provider_info_is_complete() -> None:
         assert registered == _public_modules(f"airflow_provider_vlm.{section}"), section
     conn = info["connection-types"][0]
     assert conn["connection-type"] == "vlm"
-    assert conn["ui-field-behaviour"]["hidden-fields"] == ["schema", "port", "login"]
-    assert conn["ui-field-behaviour"]["relabeling"] == {"host": "Base URL", "password": "API key"}
+    assert conn["ui-field-behaviour"]["hidden-fields"] == ["schema", "login"]  # Port: the Test button
+    assert conn["ui-field-behaviour"]["relabeling"] == {
+        "host": "Base URL",
+        "password": "API key",
+        "port": PORT_LABEL,
+    }
     assert set(conn["conn-fields"]) == {"timeout", "max_retries", "verify", "dashboard_url"}
 
 

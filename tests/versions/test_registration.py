@@ -54,6 +54,8 @@ def test_providers_manager_registers_hook_and_connection_type() -> None:
         behaviour = VlmHook.get_ui_field_behaviour()  # type: ignore[attr-defined]
     assert behaviour["relabeling"]["host"] == "Base URL"
     assert behaviour["relabeling"]["password"] == "API key"
+    # Port is shown and asks for 0: Airflow 3.3's Test button needs a stored port.
+    assert "port" not in behaviour["hidden_fields"] and behaviour["relabeling"]["port"].startswith("Port (0")
 
 
 def test_provider_info_is_valid_for_this_airflow() -> None:
