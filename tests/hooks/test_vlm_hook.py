@@ -147,7 +147,14 @@ def test_provider_info_is_complete() -> None:
     assert conn["connection-type"] == "vlm"
     assert conn["ui-field-behaviour"]["hidden-fields"] == ["schema", "port", "login"]
     assert conn["ui-field-behaviour"]["relabeling"] == {"host": "Base URL", "password": "API key"}
-    assert set(conn["conn-fields"]) == {"timeout", "max_retries", "verify", "dashboard_url"}
+    assert set(conn["conn-fields"]) == {
+        "timeout",
+        "max_retries",
+        "verify",
+        "dashboard_url",
+        "allow_training",
+        "environment",
+    }
 
 
 def test_provider_info_links_our_docs_site() -> None:
