@@ -8,18 +8,23 @@ environment the test sets: ``VLM_COST_SOURCE``, ``VLM_COST_OUTPUT``, ``VLM_COST_
 
 ``vlm_cost_metadata``: one prediction through the connection ``vlm_private`` (the test defines
 it, with ``allow_training`` off and ``environment`` ``prod``) with the operator's own choices on
-top.
+top; the config and metadata handed to the billed call are pushed to XCom ``sent`` as well.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from airflow.sdk import DAG, Variable, task
+from airflow.sdk import DAG, Variable, get_current_context, task
 
+from airflow_provider_vlm.client import Prediction, VlmClient
+from airflow_provider_vlm.operators._submission import Submission
 from airflow_provider_vlm.operators.batch import GenerateBatchOperator
 from airflow_provider_vlm.operators.generate import GenerateOperator
 
@@ -29,6 +34,24 @@ BUDGET_VAR = os.environ.get("VLM_COST_BUDGET_VAR", "vlm_cost_night_credits")
 RAISED_BUDGET = "40"
 INVOICE = os.environ.get("VLM_TEST_INVOICE", "missing.pdf")
 START = datetime(2026, 1, 1)
+
+
+class _RecordingSubmission(Submission):
+    """Pushes what the billed call is given (config, metadata) to XCom ``sent``, then makes it."""
+
+    def create(
+        self, client: VlmClient, source: Mapping[str, Any], *, batch: bool, idempotency_key: str | None
+    ) -> Prediction:
+        get_current_context()["ti"].xcom_push(
+            key="sent", value={"config": self.config, "metadata": self.metadata}
+        )
+        return super().create(client, source, batch=batch, idempotency_key=idempotency_key)
+
+
+class RecordingGenerateOperator(GenerateOperator):
+    def submission(self) -> Submission:
+        base = super().submission()
+        return _RecordingSubmission(**{f.name: getattr(base, f.name) for f in fields(base)})
 
 
 def _dag(dag_id: str) -> DAG:
@@ -62,7 +85,7 @@ with _dag("vlm_cost_budget_night"):
 
 
 with _dag("vlm_cost_metadata"):
-    GenerateOperator(
+    RecordingGenerateOperator(
         task_id="extract",
         domain="document.invoice",
         file=INVOICE,

@@ -80,8 +80,14 @@ def test_a_night_over_its_budget_stops_and_a_clear_after_raising_it_goes_on(
     assert "this Clear goes on with that night (10 input(s) already submitted are kept" in result.output
 
 
-def test_privacy_and_tier_choices_reach_the_request(dev: Any, run_dag: RunDag) -> None:
-    """The connection's ``allow_training`` off and the operator's choices are what is sent."""
+def test_privacy_and_tier_choices_reach_the_request_and_what_the_server_records(
+    dev: Any, run_dag: RunDag
+) -> None:
+    """The connection's ``allow_training`` off and the operator's choices are what is sent.
+
+    The last part reads what the dev server recorded of the request, a route the platform work
+    adds (``/_dev/predictions/{id}``): until the server has it, that part skips, saying so.
+    """
     conn = {
         "conn_type": "vlm",
         "host": dev.base_url,
@@ -94,6 +100,10 @@ def test_privacy_and_tier_choices_reach_the_request(dev: Any, run_dag: RunDag) -
     assert record["status"] == "completed"
     assert "max_credits=5: reserved 0.5 credits (1 pages at flex)" in result.output
     assert dev.api_key not in result.output
+    # What the operator handed to the billed call: the connection's choice, the operator's over it.
+    sent = result.xcom("extract", key="sent")
+    assert sent["metadata"] == {"allow_training": False, "environment": "staging"}
+    assert sent["config"] == {"service_tier": "flex", "confidence": True, "grounding": True}
 
     recorded = _recorded_request(dev, record["id"])
     assert recorded["metadata"]["allow_training"] is False
