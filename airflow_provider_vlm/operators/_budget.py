@@ -2,10 +2,11 @@
 
 Usage is known only once a prediction has finished, so the budget works with estimates made
 before each create call: the input's billable elements (a PDF's pages read from its bytes, one
-per image) times the tier's rate (``client.tiers``), capped by ``config.page_indices``. An
-estimate is an upper bound of what the call can bill; an input whose cost cannot be bounded (a
-URL, a stored file id, audio, video, a PDF whose pages cannot be counted) is not sent under a
-budget at all.
+per image), capped by ``config.page_indices``, times the tier's rate (``client.tiers``), rounded
+up to a whole credit (the platform reports whole credits per prediction: the SDK's
+``CreditUsage.credits_used`` is an integer). An estimate is an upper bound of what the call can
+bill; an input whose cost cannot be bounded (a URL, a stored file id, audio, video, a PDF whose
+pages cannot be counted) is not sent under a budget at all.
 
 Every create reserves its estimate in the ledger (``task_state_store`` key ``vlm_credits``)
 before it is sent, so the sum over every try of the task instance stays under ``max_credits``: a
@@ -20,6 +21,7 @@ made are kept, their reservations too) instead of extracting everything again. T
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,10 +86,10 @@ class Estimate:
 
 
 def estimate(loaded: LoadedInput, media: str, config: Mapping[str, Any] | None) -> Estimate:
-    """An upper bound of one create call's credits: elements times the tier's rate."""
+    """An upper bound of one create call's credits: elements times the tier's rate, rounded up."""
     rate = tier_rate((config or {}).get("service_tier"))
     if media == "image":
-        return Estimate(round(max(len(loaded.images), 1) * rate, 6), max(len(loaded.images), 1))
+        return _bounded(max(len(loaded.images), 1), rate)
     if media != "document":
         return Estimate(None, unknown=f"the cost of {media} is not known before submitting")
     if loaded.content is None:
@@ -99,7 +101,12 @@ def estimate(loaded: LoadedInput, media: str, config: Mapping[str, Any] | None) 
     indices = (config or {}).get("page_indices")
     if isinstance(indices, list) and indices:
         pages = min(pages, len(set(indices)))
-    return Estimate(round(pages * rate, 6), pages)
+    return _bounded(pages, rate)
+
+
+def _bounded(elements: int, rate: float) -> Estimate:
+    """Whole credits, rounded up (``1e-9`` keeps ``3 x 1.0`` from becoming 4 through float noise)."""
+    return Estimate(float(math.ceil(elements * rate - 1e-9)), elements)
 
 
 def credits_text(credits: float) -> str:

@@ -98,7 +98,7 @@ def test_privacy_and_tier_choices_reach_the_request_and_what_the_server_records(
     assert result.task("extract")["state"] == "success", result.tail()
     record = result.xcom("extract")
     assert record["status"] == "completed"
-    assert "max_credits=5: reserved 0.5 credits (1 pages at flex)" in result.output
+    assert "max_credits=5: reserved 1 credits (1 pages at flex)" in result.output
     assert dev.api_key not in result.output
     # What the operator handed to the billed call: the connection's choice, the operator's over it.
     sent = result.xcom("extract", key="sent")

@@ -186,11 +186,13 @@ def test_real_invoices_are_never_counted_low() -> None:
         assert counted is None or counted >= len(pypdf.PdfReader(path).pages), path
 
 
-def test_estimates_are_pages_times_the_tier_rate() -> None:
+def test_estimates_are_pages_times_the_tier_rate_in_whole_credits() -> None:
     three = LoadedInput(label="a.pdf", content=_pdf(3, compressed=False))
     assert estimate(three, "document", None) == Estimate(3.0, 3)
-    assert estimate(three, "document", {"service_tier": "flex"}).credits == 1.5
-    assert estimate(three, "document", {"service_tier": "priority", "page_indices": [0]}).credits == 1.8
+    assert estimate(three, "document", {"service_tier": "flex"}).credits == 2.0  # 1.5, billed whole
+    assert estimate(three, "document", {"service_tier": "priority", "page_indices": [0]}).credits == 2.0
+    four = LoadedInput(label="b.pdf", content=_pdf(4, compressed=True))
+    assert estimate(four, "document", {"service_tier": "flex"}).credits == 2.0
     assert estimate(LoadedInput(label="2", images=("u1", "u2")), "image", None).credits == 2.0
     url = estimate(LoadedInput(label="u", url="https://x.example/a.pdf"), "document", None)
     assert url.credits is None and "URL" in (url.unknown or "")
