@@ -58,6 +58,7 @@ from airflow_provider_vlm.operators._common import (
 from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import check_arguments
 from airflow_provider_vlm.operators._stopping import StopReporting
+from airflow_provider_vlm.operators._submission import Submission
 from airflow_provider_vlm.retry_policy import with_default_retry_policy
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
@@ -299,7 +300,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         )
         return self.execute_complete(context, event.to_dict())
 
-    def budget_for(self, state: BatchState, clear: int, submission: Any) -> Budget | None:
+    def budget_for(self, state: BatchState, clear: int, submission: Submission) -> Budget | None:
         """This try's budget, over what earlier tries of the night reserved; a Clear right after a
         budget stop takes over that night's records first (nothing is submitted twice)."""
         ledger = Ledger.load(state.store, clear)
