@@ -186,7 +186,7 @@ def apply_failure_policy(summary: Mapping[str, Any], max_failed_fraction: float,
     log.info(
         "batch finished: %s; credits used %s%s",
         counts,
-        summary["credits_used"],
+        f"{summary['credits_used']:g}",
         f" ({by_tier})" if by_tier else "",
     )
     if not failed:
