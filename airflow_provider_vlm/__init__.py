@@ -99,6 +99,28 @@ def get_provider_info() -> dict[str, Any]:
                             "public API, no link for any other Base URL."
                         ),
                     },
+                    # Privacy: the platform's own defaults, shown so that the choice is visible.
+                    "allow_training": {
+                        "label": "Allow training on your data (platform default: on)",
+                        "schema": {"type": ["boolean", "null"], "default": True},
+                        "description": (
+                            "On: VLM Run may use the files and results of this connection's predictions "
+                            "to train its models. Turn it off for documents with personal data (invoices "
+                            "name people, addresses, bank accounts). A task's allow_training overrides it."
+                        ),
+                    },
+                    "environment": {
+                        "label": "Environment (platform default: dev)",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": ["dev", "staging", "prod"],
+                            "default": "dev",
+                        },
+                        "description": (
+                            "Sent with every prediction as metadata.environment (dev, staging or prod), "
+                            "so the platform's usage views tell this deployment's requests apart."
+                        ),
+                    },
                 },
             }
         ],

@@ -35,12 +35,17 @@ def credits_text(credits: float | None) -> str:
 
 
 def finished_wait_line(
-    prediction: Prediction, wait_started: datetime | None, *, now: datetime | None = None
+    prediction: Prediction,
+    wait_started: datetime | None,
+    *,
+    now: datetime | None = None,
+    tier: str | None = None,
 ) -> str:
-    """E.g. ``prediction 6f1c… completed after 42 s, waited 40 s, 3 credits``.
+    """E.g. ``prediction 6f1c… completed after 42 s, waited 40 s, 3 credits (flex)``.
 
     "after" is the server's own time for the prediction (created to completed), "waited" is the
-    time since ``wait_started`` (the try's start); each is left out when unknown.
+    time since ``wait_started`` (the try's start); each is left out when unknown. ``tier`` is the
+    tier the prediction was requested at, when the caller knows it.
     """
     head = f"prediction {prediction.id} {prediction.status.value}"
     on_server = _seconds_between(prediction.created_at, prediction.completed_at)
@@ -50,7 +55,8 @@ def finished_wait_line(
     waited = _seconds_between(wait_started, now or datetime.now(timezone.utc))
     if waited is not None:
         parts.append(f"waited {duration_text(waited)}")
-    parts.append(credits_text(prediction.usage.credits_used))
+    credits = credits_text(prediction.usage.credits_used)
+    parts.append(f"{credits} ({tier})" if tier and prediction.usage.credits_used is not None else credits)
     return ", ".join(parts)
 
 
@@ -60,6 +66,8 @@ def wait_started_at(context: Mapping[str, Any]) -> datetime | None:
     return started if isinstance(started, datetime) else None
 
 
-def log_finished_wait(log: Any, prediction: Prediction, context: Mapping[str, Any]) -> None:
+def log_finished_wait(
+    log: Any, prediction: Prediction, context: Mapping[str, Any], *, tier: str | None = None
+) -> None:
     """The call operators and sensors make in ``execute_complete``, before judging the outcome."""
-    log.info("%s", finished_wait_line(prediction, wait_started_at(context)))
+    log.info("%s", finished_wait_line(prediction, wait_started_at(context), tier=tier))

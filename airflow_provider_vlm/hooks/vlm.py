@@ -172,6 +172,31 @@ def settings_from_connection(
         raise ConfigurationError(f"connection {conn_id!r}: {exc.message}") from None
 
 
+#: ``environment`` values of RequestMetadata, as the platform knows them.
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def metadata_from_connection(conn_id: str, extras: dict[str, Any]) -> dict[str, Any]:
+    """The connection's ``allow_training``/``environment`` extras, for every request through it.
+
+    Only what the connection sets: an unset extra leaves the choice to the operator, then to the
+    platform (whose defaults are ``allow_training=True`` and ``environment="dev"``).
+    """
+    chosen: dict[str, Any] = {}
+    allow_training = _extra(extras, "allow_training")
+    if allow_training is not None:
+        chosen["allow_training"] = _as_bool(allow_training, name="allow_training", conn_id=conn_id)
+    environment = _extra(extras, "environment")
+    if environment is not None:
+        if environment not in ENVIRONMENTS:
+            raise ConfigurationError(
+                f"connection {conn_id!r}: extra 'environment' must be one of {', '.join(ENVIRONMENTS)}, "
+                f"got {environment!r}"
+            )
+        chosen["environment"] = environment
+    return chosen
+
+
 def _is_public_api(host: str | None) -> bool:
     """Empty, or the public API's own base URL (with or without a trailing slash)."""
     base = (host or "").strip().rstrip("/")
@@ -263,6 +288,11 @@ class VlmHook(BaseHook):
         return self._overridden(
             settings_from_connection(self.vlm_conn_id, conn.host, conn.password, extras, conn.port)
         )
+
+    def request_metadata(self) -> dict[str, Any]:
+        """The connection's privacy and environment choices (``allow_training``, ``environment``)."""
+        conn = self.get_connection(self.vlm_conn_id)
+        return metadata_from_connection(self.vlm_conn_id, conn.extra_dejson)
 
     def dashboard_url(self) -> str | None:
         conn = self.get_connection(self.vlm_conn_id)

@@ -28,7 +28,14 @@ from airflow_provider_vlm.client.errors import TaskRetry
 from airflow_provider_vlm.client.waiting import SWEEP_MIN_IDS, SWEEP_PAGE_SIZE
 from airflow_provider_vlm.hooks.vlm import PredictionWaitError
 from airflow_provider_vlm.operators._batch_inputs import short
-from airflow_provider_vlm.operators._batch_output import COMPLETED, FAILED, INVALID, InputResult, ResultWriter
+from airflow_provider_vlm.operators._batch_output import (
+    COMPLETED,
+    FAILED,
+    INVALID,
+    NOT_SUBMITTED,
+    InputResult,
+    ResultWriter,
+)
 from airflow_provider_vlm.operators._batch_state import BatchState
 from airflow_provider_vlm.validation import ResponseValidator
 
@@ -74,6 +81,8 @@ class Collector:
     metric_tags: dict[str, str] = field(default_factory=dict)
     #: The ids of the predictions collected, in input order (filled by ``run``).
     prediction_ids: list[str] = field(default_factory=list)
+    #: Inputs the budget left unsubmitted in the last submitting try, with the reason.
+    left: Mapping[str, str] = field(default_factory=dict)
 
     def run(self, labels: list[str], writer: ResultWriter, wait_message: str) -> None:
         invalid = self.state.load_invalid()
@@ -88,7 +97,7 @@ class Collector:
 
         def fetch(label: str) -> Prediction | None:
             prediction_id = ids.get(label)
-            if prediction_id is None:
+            if prediction_id is None or label in self.left:
                 return None
             found = listed.get(prediction_id)
             # A list reply that leaves out a finished prediction's response is completed by id.
@@ -102,7 +111,9 @@ class Collector:
         started = last_log = time.monotonic()
         with ThreadPoolExecutor(self.max_concurrent_polls, thread_name_prefix="vlm-fetch") as pool:
             for done, (label, prediction) in enumerate(zip(labels, pool.map(fetch, labels), strict=True), 1):
-                if prediction is None:
+                if label in self.left:
+                    writer.add(InputResult(label, NOT_SUBMITTED, error=self.left[label]))
+                elif prediction is None:
                     writer.add(InputResult(label, INVALID, error=invalid.get(label) or NOT_LISTED))
                 elif not prediction.status.is_terminal:
                     unfinished += 1
@@ -171,7 +182,13 @@ def apply_failure_policy(summary: Mapping[str, Any], max_failed_fraction: float,
     """Log the outcome; raise ``BatchFailedError`` when more inputs failed than allowed."""
     total, failed = int(summary["total"]), int(summary["failed_total"])
     counts = ", ".join(f"{k} {v:,}" for k, v in summary["counts"].items()) or "no inputs"
-    log.info("batch finished: %s; credits used %s", counts, summary["credits_used"])
+    by_tier = ", ".join(f"{tier} {credits:g}" for tier, credits in summary.get("credits_by_tier", {}).items())
+    log.info(
+        "batch finished: %s; credits used %s%s",
+        counts,
+        f"{summary['credits_used']:g}",
+        f" ({by_tier})" if by_tier else "",
+    )
     if not failed:
         return
     fraction = failed / total if total else 0.0

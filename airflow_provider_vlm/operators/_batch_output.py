@@ -22,6 +22,8 @@ SUMMARY_FILE = "summary.json"
 FAILED_LISTED = 20
 #: Output status of an input that never became a prediction (unreadable file, request refused).
 INVALID = "invalid"
+#: Output status of an input the budget (``max_credits``) left unsubmitted: a later try submits it.
+NOT_SUBMITTED = "not_submitted"
 COMPLETED = "completed"
 FAILED = "failed"
 
@@ -67,6 +69,10 @@ class ResultWriter:
     max_xcom_bytes: int = 512_000
     counts: Counter[str] = field(default_factory=Counter)
     credits_used: float = 0.0
+    #: The tier the batch's predictions were requested at (they share one config).
+    tier: str = "standard"
+    #: The budget's figures (``max_credits``, reserved, inputs left), or ``None`` without one.
+    budget: dict[str, Any] | None = None
     failed: list[dict[str, Any]] = field(default_factory=list)
     failed_total: int = 0
     _kept: list[dict[str, Any]] | None = field(default_factory=list)
@@ -125,9 +131,12 @@ class ResultWriter:
             "counts": dict(sorted(self.counts.items())),
             "failed_total": self.failed_total,
             "credits_used": round(self.credits_used, 6),
+            "credits_by_tier": {self.tier: round(self.credits_used, 6)} if self.credits_used else {},
             "failed_inputs": list(self.failed),
             "output": None,
         }
+        if self.budget is not None:
+            summary["budget"] = self.budget
         if self._folder is not None:
             summary["output"] = {
                 "results": str(self._folder / RESULTS_FILE),

@@ -10,7 +10,8 @@ and last terminal status. One value per input would be thousands of keys, one va
 batch would exceed ``[state_store] max_value_storage_bytes``: rows go through
 ``durable.ChunkedList`` (``vlm_batch`` header, ``vlm_batch.<n>`` chunks), and so do the list of
 inputs that never became a prediction (``vlm_batch.invalid``) and the labels the try listed, in
-input order (``vlm_batch.inputs``), which the resumed task collects without listing again.
+input order (``vlm_batch.inputs``), which the resumed task collects without listing again. Under a
+credit budget, the inputs the try left unsubmitted go to ``vlm_batch.left`` (``_budget``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ HEADER_KEY = "vlm_batch"
 INVALID_KEY = f"{HEADER_KEY}.invalid"
 #: Key of the labels the submitting try listed, in input order.
 INPUTS_KEY = f"{HEADER_KEY}.inputs"
+#: Key of the inputs the last submitting try did not submit because of ``max_credits``: ``[label, reason]``.
+LEFT_KEY = f"{HEADER_KEY}.left"
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,32 @@ class BatchState:
         if read_value(self.store, INPUTS_KEY) is None:
             return None
         return [str(label) for label in ChunkedList(self.store, INPUTS_KEY).load().items]
+
+    def save_left(self, left: Mapping[str, str]) -> None:
+        """The inputs this try left unsubmitted because of the budget, with the reason."""
+        rows = ChunkedList(self.store, LEFT_KEY)
+        rows.reset([label, reason] for label, reason in left.items())
+        rows.flush()
+
+    def load_left(self) -> dict[str, str]:
+        rows = ChunkedList(self.store, LEFT_KEY).load()
+        left: dict[str, str] = {}
+        for row in rows.items:
+            if not (isinstance(row, list) and len(row) == 2):
+                raise RecordError(f"batch state {LEFT_KEY!r} has a malformed row: {row!r}")
+            left[str(row[0])] = str(row[1])
+        return left
+
+    def carry_over(self, from_clear: int, to_clear: int) -> int:
+        """Make the records of clear ``from_clear`` this clear's (a Clear after a budget stop goes
+        on with the night); returns how many. Written before anything is decided from them."""
+        moved = 0
+        for label, entry in list(self.entries.items()):
+            if entry.record.clear_number == from_clear:
+                self.put(label, replace(entry, record=replace(entry.record, clear_number=to_clear)))
+                moved += 1
+        self.flush()
+        return moved
 
     @property
     def chunk_count(self) -> int:

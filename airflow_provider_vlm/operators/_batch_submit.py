@@ -13,6 +13,11 @@ A round is needed only for a call the client may not resend itself (a create who
 lost, resent with the same ``Idempotency-Key``) and runs with what is left of its budget; what is
 still unsettled then fails the try, whose retry picks it up from the record. Any other error (a
 rejected key...) stops the batch once what was created is recorded.
+
+With a budget (``max_credits``, ``_budget``), each create's estimate is reserved, in input order,
+before anything of that wave is uploaded; the first input that does not fit stops the
+submitting: it and every later input that needed a submit are left (``left``), while inputs
+already submitted by earlier tries are still kept or re-attached.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from airflow_provider_vlm.identity import idempotency_key
 from airflow_provider_vlm.operators._batch_collect import read_listed
 from airflow_provider_vlm.operators._batch_inputs import load_one, short
 from airflow_provider_vlm.operators._batch_state import BatchState, InputState, Refusal
+from airflow_provider_vlm.operators._budget import Budget, estimate
 from airflow_provider_vlm.operators._inputs import LoadedInput
 from airflow_provider_vlm.operators._submission import Submission
 
@@ -81,6 +87,8 @@ class Planned:
     recorded: bool = False
     #: Attempts this try spent on the input's upload and on its create (the budget is per call).
     spent: dict[str, int] = field(default_factory=lambda: {UPLOAD: 0, CREATE: 0})
+    #: Its create's estimate is reserved under ``max_credits`` (reserved again when resent).
+    charged: bool = False
 
     def stage(self) -> str:
         """The call the input is at: its upload until that succeeded, then its create."""
@@ -115,6 +123,10 @@ class BatchSubmitter:
     #: What earlier tries recorded as refused.
     _earlier_refused: dict[str, Refusal] = field(default_factory=dict)
     _refusals_saved: int = 0
+    #: The credit budget (``max_credits``), or ``None``.
+    budget: Budget | None = None
+    #: Inputs not submitted because of the budget, with the reason (in input order).
+    left: dict[str, str] = field(default_factory=dict)
 
     @property
     def attempts_per_call(self) -> int:
@@ -147,6 +159,8 @@ class BatchSubmitter:
             finally:
                 self.state.flush()  # the last wave's ids, also when an error stopped the batch
         self._save_invalid()
+        if self.budget is not None:
+            self.state.save_left(self.left)
         return self.waiting
 
     def _save_invalid(self) -> None:
@@ -195,9 +209,27 @@ class BatchSubmitter:
                 self.waiting.append(plan.prediction_id)
         self._submit([p for p in plans if p.step in (Step.SUBMIT, Step.RESUBMIT)], pool)
 
+    def _admit(self, plans: list[Planned]) -> list[Planned]:
+        """Reserve each create's estimate in input order; the ledger is durable before any create."""
+        if self.budget is None:
+            return plans
+        admitted = []
+        reserved = False
+        for plan in plans:
+            if not plan.charged:
+                reason = self.budget.admit(estimate(plan.loaded, self.media, self.submission.config))
+                if reason is not None:
+                    self.left[plan.label] = reason
+                    continue
+                plan.charged = reserved = True
+            admitted.append(plan)
+        if reserved:
+            self.budget.ledger.save(self.state.store)
+        return admitted
+
     def _submit(self, plans: list[Planned], pool: ThreadPoolExecutor) -> None:
         """Upload, write the intents, create, record; a fatal error stops the batch here."""
-        prepared = self._prepare(plans, pool)
+        prepared = self._prepare(self._admit(plans), pool)
         for plan in prepared:  # the intents are durable before anything billed is sent
             self.state.put(plan.label, InputState(intent(plan.fingerprint, self.clear, plan.generation)))
         self.state.flush()
@@ -329,6 +361,7 @@ class BatchSubmitter:
             elif result.transient:  # a lost answer is resent with the same key; others as they were
                 if isinstance(result, OutcomeUnknownError):
                     plan.step = Step.RESUBMIT
+                    plan.charged = False  # it may have billed: its resend is reserved again
                 plan.spent[CREATE] += result.attempts
                 self.unsettled.append((plan, result))
             elif result.input_problem:

@@ -1,8 +1,10 @@
 """What ``GenerateOperator`` and ``GenerateBatchOperator`` share: request arguments and task identity.
 
 Both operators take the same request arguments (media, domain, model, config, metadata,
-callback URL, autocast or response model, timings, connection); one mixin checks and stores
-them and builds the ``Submission``, so the two operators cannot drift apart.
+callback URL, autocast or response model, timings, connection; the cost and privacy choices
+``service_tier``, ``confidence``, ``grounding``, ``allow_training``, ``environment`` and the
+``max_credits`` budget); one mixin checks and stores them and builds the ``Submission``, so the
+two operators cannot drift apart.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
+from airflow_provider_vlm.client.tiers import billed_tier, check_tier
 from airflow_provider_vlm.durable import clear_number, task_identity
-from airflow_provider_vlm.hooks.vlm import VlmHook, check_max_retries
+from airflow_provider_vlm.hooks.vlm import ENVIRONMENTS, VlmHook, check_max_retries
+from airflow_provider_vlm.operators._budget import check_max_credits
+from airflow_provider_vlm.operators._inputs import is_template
 from airflow_provider_vlm.operators._submission import Submission, build_config, build_metadata
 from airflow_provider_vlm.validation import ResponseValidator
 
@@ -58,6 +63,12 @@ class PredictionRequestMixin:
     timeout: float | None
     vlm_conn_id: str
     max_retries: int | None
+    service_tier: str | None
+    confidence: bool | None
+    grounding: bool | None
+    allow_training: bool | None
+    environment: str | None
+    max_credits: float | str | None
 
     def _init_request(
         self,
@@ -76,11 +87,39 @@ class PredictionRequestMixin:
         timeout: float | timedelta | None,
         vlm_conn_id: str,
         max_retries: int | None = None,
+        service_tier: str | None = None,
+        confidence: bool | None = None,
+        grounding: bool | None = None,
+        allow_training: bool | None = None,
+        environment: str | None = None,
+        max_credits: float | str | None = None,
     ) -> None:
         if autocast and response_model is not None:
             raise VlmInputError(f"{owner}: give autocast=True or response_model, not both")
-        if response_model is not None and (config is None or isinstance(config, (Mapping, GenerationConfig))):
-            build_config(config, response_model)  # a bad model or a json_schema clash fails at parse time
+        if not is_template(service_tier):
+            check_tier(service_tier, owner=f"{owner}: service_tier")
+        for name, flag in (
+            ("confidence", confidence),
+            ("grounding", grounding),
+            ("allow_training", allow_training),
+        ):
+            if flag is not None and not isinstance(flag, bool):
+                raise VlmInputError(f"{owner}: {name} must be True, False or None, got {flag!r}")
+        if environment is not None and not is_template(environment) and environment not in ENVIRONMENTS:
+            raise VlmInputError(
+                f"{owner}: environment must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+            )
+        self.service_tier = service_tier
+        self.confidence = confidence
+        self.grounding = grounding
+        self.allow_training = allow_training
+        self.environment = environment
+        self.max_credits = check_max_credits(max_credits, owner=owner, media=media)
+        if config is None or isinstance(config, (Mapping, GenerationConfig)):
+            # A bad model, a json_schema clash or an argument that clashes with config fails at parse time.
+            build_config(config, response_model, self._config_options(), owner=owner)
+        if metadata is None or isinstance(metadata, (Mapping, RequestMetadata)):
+            build_metadata(metadata, self._metadata_options(), owner=owner)
         self.media = media
         self.domain = domain
         self.model = model
@@ -110,14 +149,37 @@ class PredictionRequestMixin:
             config=self.config,
         )
 
+    def _config_options(self) -> dict[str, Any]:
+        """The operator's own ``GenerationConfig`` arguments, folded into ``config``."""
+        return {"service_tier": self.service_tier, "confidence": self.confidence, "grounding": self.grounding}
+
+    def _metadata_options(self) -> dict[str, Any]:
+        """The operator's own ``RequestMetadata`` arguments, folded into ``metadata``."""
+        return {"allow_training": self.allow_training, "environment": self.environment}
+
+    def requested_tier(self) -> str:
+        """The tier the predictions are billed at (``standard`` when none is asked for)."""
+        config = build_config(self.config, None, self._config_options()) or {}
+        return billed_tier(config.get("service_tier"))
+
     def submission(self) -> Submission:
-        """The rendered request, built the same way for one input or many."""
+        """The rendered request, built the same way for one input or many: the operator's
+        arguments over the connection's ``allow_training``/``environment``."""
+        owner = getattr(self, "task_id", type(self).__name__)
+        if self.service_tier is not None:
+            check_tier(self.service_tier, owner=f"{owner}: service_tier")  # rendered now
+        if self.environment is not None and self.environment not in ENVIRONMENTS:
+            raise VlmInputError(
+                f"{owner}: environment must be one of {', '.join(ENVIRONMENTS)}, got {self.environment!r}"
+            )
         return Submission(
             media=self.media,
             domain=self.domain,
             model=self.model,
-            config=build_config(self.config, self.response_model),
-            metadata=build_metadata(self.metadata),
+            config=build_config(self.config, self.response_model, self._config_options(), owner=owner),
+            metadata=build_metadata(
+                self.metadata, self._metadata_options(), self.hook.request_metadata(), owner=owner
+            ),
             callback_url=self.callback_url,
             conn_id=self.vlm_conn_id,
         )

@@ -38,10 +38,32 @@ def naming_input(exc: VlmError, label: str) -> VlmError:
     return named
 
 
+def _folded(
+    data: dict[str, Any], options: Mapping[str, Any] | None, where: str, owner: str
+) -> dict[str, Any]:
+    """``data`` with the operator's own arguments (``options``) added; a value given both ways,
+    differently, is an error naming both, so the request never depends on which one wins."""
+    for name, value in (options or {}).items():
+        if value is None:
+            continue
+        given = data.get(name)
+        if given is not None and given != value:
+            raise VlmInputError(
+                f"{owner}: {name}={value!r} clashes with {where}[{name!r}]={given!r}; set it in one place"
+            )
+        data[name] = value
+    return data
+
+
 def build_config(
-    config: GenerationConfig | Mapping[str, Any] | None, response_model: type[BaseModel] | None
+    config: GenerationConfig | Mapping[str, Any] | None,
+    response_model: type[BaseModel] | None,
+    options: Mapping[str, Any] | None = None,
+    *,
+    owner: str = "operator",
 ) -> dict[str, Any] | None:
-    """``config`` as JSON; a ``response_model``'s JSON schema goes to ``config.json_schema``."""
+    """``config`` as JSON; a ``response_model``'s JSON schema goes to ``config.json_schema``, the
+    operator's ``service_tier``/``confidence``/``grounding`` (``options``) to their own keys."""
     if isinstance(config, GenerationConfig):
         data: dict[str, Any] = config.model_dump(mode="json", exclude_none=True)
     elif isinstance(config, Mapping):
@@ -56,17 +78,32 @@ def build_config(
         if data.get("json_schema") is not None:
             raise VlmInputError("give either response_model or config['json_schema'], not both")
         data["json_schema"] = response_model.model_json_schema()
+    _folded(data, options, "config", owner)
     return data or None
 
 
-def build_metadata(metadata: RequestMetadata | Mapping[str, Any] | None) -> dict[str, Any] | None:
+def build_metadata(
+    metadata: RequestMetadata | Mapping[str, Any] | None,
+    options: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    *,
+    owner: str = "operator",
+) -> dict[str, Any] | None:
+    """``metadata`` as JSON with the operator's ``allow_training``/``environment`` (``options``),
+    then the connection's (``defaults``) for what neither set: the operator wins over the connection."""
     if metadata is None:
-        return None
-    if isinstance(metadata, RequestMetadata):
-        return metadata.model_dump(mode="json", exclude_none=True) or None
-    if isinstance(metadata, Mapping):
-        return {str(k): v for k, v in metadata.items() if v is not None} or None
-    raise VlmInputError(f"metadata must be a mapping or RequestMetadata, got {type(metadata).__name__}")
+        data: dict[str, Any] = {}
+    elif isinstance(metadata, RequestMetadata):
+        data = metadata.model_dump(mode="json", exclude_none=True)
+    elif isinstance(metadata, Mapping):
+        data = {str(k): v for k, v in metadata.items() if v is not None}
+    else:
+        raise VlmInputError(f"metadata must be a mapping or RequestMetadata, got {type(metadata).__name__}")
+    _folded(data, options, "metadata", owner)
+    for name, value in (defaults or {}).items():
+        if value is not None and data.get(name) is None:
+            data[name] = value
+    return data or None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from airflow_provider_vlm import metrics
 from airflow_provider_vlm._compat import conf, task_entry
 from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
+from airflow_provider_vlm.client.tiers import billed_tier
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.operators._batch_collect import (
@@ -46,6 +47,16 @@ from airflow_provider_vlm.operators._batch_inputs import (
 from airflow_provider_vlm.operators._batch_output import ResultWriter
 from airflow_provider_vlm.operators._batch_state import BatchState
 from airflow_provider_vlm.operators._batch_submit import BatchSubmitter
+from airflow_provider_vlm.operators._budget import (
+    Budget,
+    Ledger,
+    budget_figures,
+    by_tier_text,
+    counts_submitted,
+    credits_text,
+    parse_max_credits,
+    raise_over_budget,
+)
 from airflow_provider_vlm.operators._common import (
     PredictionRequestMixin,
     clear_number,
@@ -54,6 +65,7 @@ from airflow_provider_vlm.operators._common import (
 from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import check_arguments
 from airflow_provider_vlm.operators._stopping import StopReporting
+from airflow_provider_vlm.operators._submission import Submission
 from airflow_provider_vlm.retry_policy import with_default_retry_policy
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
@@ -103,6 +115,19 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
     :param max_retries: the retry budget of each API call: at most ``max_retries + 1`` attempts
         per call in one try (default: the connection's ``max_retries`` extra); past it the try
         fails with a transient error and the task's ``retries`` take over. See ``docs/retries.md``.
+    :param service_tier: ``flex`` (half the standard credits, served later: a nightly batch that
+        can wait), ``standard`` or ``priority`` (1.8 times); ``None``: the server's default
+        (standard). Goes to ``config.service_tier`` (templated).
+    :param confidence: ask for a confidence per extracted field (``X_metadata.confidence``).
+    :param grounding: ask for where each field stands on the page (``X_metadata.bbox``).
+    :param allow_training: may VLM Run train on these inputs? ``None``: the connection's choice,
+        else the platform's default (allowed). Goes to ``metadata.allow_training``.
+    :param environment: ``dev``, ``staging`` or ``prod`` (``metadata.environment``); ``None``:
+        the connection's, else the platform's default (``dev``). Templated.
+    :param max_credits: the budget of this task instance (all its tries in one night): no create
+        is sent whose estimate (pages times the tier's rate) would take the reserved credits over
+        it; the task then fails naming the budget, what was done and what is left, and a Clear
+        after raising it goes on without submitting anything twice. Templated (a Variable).
     :param min_inputs: fewest inputs a run must list (default 1): fewer fails the task at once with
         ``BatchTooFewInputsError``, naming the folder (or the list's origin) and the run, so an
         empty night is never a green run; ``0`` accepts an empty batch. See ``docs/batch.md``.
@@ -118,6 +143,9 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         "config",
         "metadata",
         "callback_url",
+        "service_tier",
+        "environment",
+        "max_credits",
     )
     template_fields_renderers = {"config": "json", "metadata": "json"}
     ui_color = "#e8f0fe"
@@ -147,6 +175,12 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         max_xcom_results_bytes: int = 512_000,
         vlm_conn_id: str = VlmHook.default_conn_name,
         max_retries: int | None = None,
+        service_tier: str | None = None,
+        confidence: bool | None = None,
+        grounding: bool | None = None,
+        allow_training: bool | None = None,
+        environment: str | None = None,
+        max_credits: float | str | None = None,
         min_inputs: int = 1,
         **kwargs: Any,
     ) -> None:
@@ -185,6 +219,12 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             timeout=timeout,
             vlm_conn_id=vlm_conn_id,
             max_retries=max_retries,
+            service_tier=service_tier,
+            confidence=confidence,
+            grounding=grounding,
+            allow_training=allow_training,
+            environment=environment,
+            max_credits=max_credits,
         )
         self.inputs = inputs
         self.source = source
@@ -234,8 +274,10 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         metrics.batch_size(self.metric_tags, len(items))
         state = BatchState.from_context(context)
         state.save_inputs(label for label, _ in items)  # the resume collects these, not a new listing
+        submission = self.submission()
+        budget = self.budget_for(state, clear_number(context), submission)
         submitter = BatchSubmitter(
-            submission=self.submission(),
+            submission=submission,
             client=client,
             state=state,
             identity=task_identity(context),
@@ -243,8 +285,21 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             media=self.media,
             max_active_submissions=self.max_active_submissions,
             log=self.log,
+            budget=budget,
         )
         waiting = submitter.run(items)
+        if budget is not None:
+            budget.ledger.stopped = bool(submitter.left)
+            budget.ledger.save(state.store)
+            if submitter.left:
+                self.log.warning(
+                    "max_credits=%s: %s input(s) not submitted (%s); the %s submitted are waited for "
+                    "and written, then the task fails",
+                    credits_text(budget.max_credits),
+                    f"{len(submitter.left):,}",
+                    next(iter(submitter.left.values())),
+                    f"{counts_submitted(submitter.counts):,}",
+                )
         self._waiting_ids = waiting
         counts = submitter.counts
         metrics.submitted(self.metric_tags, counts["submitted"] + counts["resubmitted"])
@@ -268,6 +323,36 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             max_concurrency=trigger.max_concurrency,
         )
         return self.execute_complete(context, event.to_dict())
+
+    def budget_for(self, state: BatchState, clear: int, submission: Submission) -> Budget | None:
+        """This try's budget, over what earlier tries of the night reserved; a Clear right after a
+        budget stop takes over that night's records first (nothing is submitted twice)."""
+        ledger = Ledger.load(state.store, clear)
+        if ledger.continued_from is not None:
+            moved = state.carry_over(ledger.continued_from, clear)
+            self.log.info(
+                "the last try stopped on max_credits: this Clear goes on with that night (%s input(s) "
+                "already submitted are kept; %s credits reserved: %s)",
+                f"{moved:,}",
+                credits_text(ledger.total),
+                by_tier_text(ledger.reserved),
+            )
+        if self.max_credits is None:
+            if ledger.stopped:  # no budget any more: the next Clear extracts afresh
+                ledger.stopped = False
+                ledger.save(state.store)
+            return None
+        max_credits = parse_max_credits(self.max_credits, owner=self.task_id)
+        self.log.info(
+            "max_credits=%s: %s reserved by earlier tries (%s), %s left; estimates are pages times "
+            "the %s rate",
+            credits_text(max_credits),
+            credits_text(ledger.total),
+            by_tier_text(ledger.reserved),
+            credits_text(max(max_credits - ledger.total, 0)),
+            billed_tier((submission.config or {}).get("service_tier")),
+        )
+        return Budget(max_credits, (submission.config or {}).get("service_tier"), ledger)
 
     def trigger_for(self, prediction_ids: list[str]) -> PredictionTrigger:
         """One trigger for every waiting id; its absolute deadline is fixed now, once per try, so a
@@ -305,6 +390,8 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         labels = state.load_inputs()
         if labels is None:  # submitted by a version that did not store its listing
             labels = [label for label, _ in self.resolve_inputs()]
+        ledger = Ledger.load(state.store, clear_number(context)) if self.max_credits is not None else None
+        left = state.load_left() if ledger is not None and ledger.stopped else {}
         collector = Collector(
             client=self.hook.get_client(),
             state=state,
@@ -313,13 +400,22 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             max_concurrent_polls=self.max_concurrent_polls,
             log=self.log,
             metric_tags=self.metric_tags,
+            left=left,
         )
-        with ResultWriter(self.output_path, self.max_xcom_results_bytes) as writer:
+        with ResultWriter(
+            self.output_path, self.max_xcom_results_bytes, tier=self.requested_tier()
+        ) as writer:
+            if ledger is not None:
+                writer.budget = budget_figures(
+                    parse_max_credits(self.max_credits, owner=self.task_id), ledger, len(left)
+                )
             collector.run(labels, writer, event.message if event is not None else "no wait")
             summary = writer.summary()
         self._lineage_labels = labels
         self._lineage_prediction_ids = collector.prediction_ids
         self._lineage_summary = summary
+        if left:
+            raise_over_budget(summary, left, self.log)
         apply_failure_policy(summary, self.max_failed_fraction, self.log)
         return summary
 

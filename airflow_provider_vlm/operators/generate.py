@@ -27,15 +27,28 @@ from airflow_provider_vlm.client import (
     PredictionFailedError,
     RequestMetadata,
     ResponseValidationError,
+    VlmClient,
 )
-from airflow_provider_vlm.durable import RecordStore, Step, submit_once
+from airflow_provider_vlm.client.tiers import billed_tier
+from airflow_provider_vlm.durable import RecordStore, Step, clear_number, submit_once
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
+from airflow_provider_vlm.operators._budget import (
+    Budget,
+    BudgetExceededError,
+    Ledger,
+    by_tier_text,
+    credits_text,
+    estimate,
+    parse_max_credits,
+)
 from airflow_provider_vlm.operators._common import PredictionRequestMixin
 from airflow_provider_vlm.operators._domain import check_domain
-from airflow_provider_vlm.operators._inputs import check_arguments, load_input
+from airflow_provider_vlm.operators._inputs import LoadedInput, check_arguments, load_input
 from airflow_provider_vlm.operators._stopping import StopReporting
+from airflow_provider_vlm.operators._submission import Submission
 from airflow_provider_vlm.retry_policy import with_default_retry_policy
+from airflow_provider_vlm.state_store import for_task
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
 
 if TYPE_CHECKING:
@@ -74,6 +87,19 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
     :param max_retries: the retry budget of each API call: at most ``max_retries + 1`` attempts
         per call in one try (default: the connection's ``max_retries`` extra); past it the try
         fails with a transient error and the task's ``retries`` take over. See ``docs/retries.md``.
+    :param service_tier: ``flex`` (half the standard credits, served later), ``standard`` or
+        ``priority`` (1.8 times); ``None``: the server's default (standard). Goes to
+        ``config.service_tier`` (templated).
+    :param confidence: ask for a confidence per extracted field (``X_metadata.confidence``).
+    :param grounding: ask for where each field stands on the page (``X_metadata.bbox``).
+    :param allow_training: may VLM Run train on this input? ``None``: the connection's choice,
+        else the platform's default (allowed). Goes to ``metadata.allow_training``.
+    :param environment: ``dev``, ``staging`` or ``prod`` (``metadata.environment``); ``None``:
+        the connection's, else the platform's default (``dev``). Templated.
+    :param max_credits: the budget of this task instance over all its tries: the prediction is
+        not submitted when its estimate (pages times the tier's rate) would take what the task
+        reserved over it (a runtime input, e.g. ``@task.vlm``'s, may be a 300-page PDF).
+        Templated (a Variable).
 
     See ``docs/operators.md`` and ``docs/retries.md`` for the retry rules, ``docs/stopping.md`` for
     what mark failed, clear and timeouts do (the prediction keeps running: VLM Run cannot cancel it).
@@ -89,6 +115,9 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         "config",
         "metadata",
         "callback_url",
+        "service_tier",
+        "environment",
+        "max_credits",
     )
     template_fields_renderers = {"config": "json", "metadata": "json"}
     operator_extra_links = (VlmPredictionLink(),)
@@ -116,6 +145,12 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         timeout: float | timedelta | None = 3600.0,
         vlm_conn_id: str = VlmHook.default_conn_name,
         max_retries: int | None = None,
+        service_tier: str | None = None,
+        confidence: bool | None = None,
+        grounding: bool | None = None,
+        allow_training: bool | None = None,
+        environment: str | None = None,
+        max_credits: float | str | None = None,
         **kwargs: Any,
     ) -> None:
         with_default_retry_policy(kwargs)
@@ -138,6 +173,12 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
             timeout=timeout,
             vlm_conn_id=vlm_conn_id,
             max_retries=max_retries,
+            service_tier=service_tier,
+            confidence=confidence,
+            grounding=grounding,
+            allow_training=allow_training,
+            environment=environment,
+            max_credits=max_credits,
         )
         self.file = file
         self.file_id = file_id
@@ -209,7 +250,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
             context,
             client,
             submission.fingerprint(loaded),
-            prepare=lambda: submission.prepare(client, loaded),
+            prepare=lambda: self._prepare(context, submission, client, loaded),
             create=lambda source, key: submission.create(client, source, batch=True, idempotency_key=key),
             log=self.log,
         )
@@ -254,6 +295,41 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         )
         return self._result(finished)
 
+    def _prepare(
+        self, context: Context, submission: Submission, client: VlmClient, loaded: LoadedInput
+    ) -> dict[str, Any]:
+        """Only when a submit is due: the budget's reservation first, then the upload."""
+        self._reserve(context, submission, loaded)
+        return submission.prepare(client, loaded)
+
+    def _reserve(self, context: Context, submission: Submission, loaded: LoadedInput) -> None:
+        """Under ``max_credits``: reserve this submit's estimate, or fail before anything is sent."""
+        if self.max_credits is None:
+            return
+        max_credits = parse_max_credits(self.max_credits, owner=self.task_id)
+        store = for_task(context, "keep the credits reserved across retries")
+        ledger = Ledger.load(store, clear_number(context))
+        tier = (submission.config or {}).get("service_tier")
+        budget = Budget(max_credits, tier, ledger)
+        cost = estimate(loaded, self.media, submission.config)
+        reason = budget.admit(cost)
+        ledger.stopped = reason is not None
+        ledger.save(store)
+        if reason is not None:
+            raise BudgetExceededError(
+                f"{loaded.label}: {reason}; this task reserved {credits_text(ledger.total)} credits "
+                f"({by_tier_text(ledger.reserved)}) in earlier tries. Nothing was submitted: raise "
+                "max_credits and clear the task"
+            )
+        self.log.info(
+            "max_credits=%s: reserved %s credits (%s pages at %s); %s left",
+            credits_text(max_credits),
+            credits_text(cost.credits or 0),
+            cost.elements,
+            billed_tier(tier),
+            credits_text(budget.left),
+        )
+
     def recorded_waiting_ids(self, context: Context) -> list[str]:
         record = RecordStore.from_context(context).load()
         return [] if record is None or record.prediction_id is None else [record.prediction_id]
@@ -263,6 +339,6 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger; everything needed is in the event (``dag.test()`` passes only it)."""
         prediction = self.hook.settle_event(event, self.timeout)
-        log_finished_wait(self.log, prediction, context)
+        log_finished_wait(self.log, prediction, context, tier=self.requested_tier())
         context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=prediction.id)
         return self._result(prediction)

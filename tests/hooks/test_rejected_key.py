@@ -73,7 +73,9 @@ def test_test_connection_says_the_key_was_rejected(wrong_key_conn) -> None:
     """The Test button tests a copy under a random id, so its answer names no connection."""
     ok, message = VlmHook(wrong_key_conn).test_connection()
     assert not ok
-    assert message.endswith("refused the connection's key.") and message.startswith("API key rejected (HTTP 401): ")
+    assert message.endswith("refused the connection's key.") and message.startswith(
+        "API key rejected (HTTP 401): "
+    )
     assert wrong_key_conn not in message and WRONG_KEY not in message
 
 

@@ -151,7 +151,14 @@ def test_provider_info_is_complete() -> None:
         "password": "API key",
         "port": PORT_LABEL,
     }
-    assert set(conn["conn-fields"]) == {"timeout", "max_retries", "verify", "dashboard_url"}
+    assert set(conn["conn-fields"]) == {
+        "timeout",
+        "max_retries",
+        "verify",
+        "dashboard_url",
+        "allow_training",
+        "environment",
+    }
 
 
 def test_provider_info_links_our_docs_site() -> None:
