@@ -1,4 +1,4 @@
-"""Reading PDFs with pypdf: text layer, page count, embedded files.
+"""Reading PDFs with pypdf: text layer, where its text stands, page count, embedded files.
 
 pypdf raises many exception types on damaged files; they are all turned into ``EngineError``
 here, at the one boundary where untrusted bytes meet the parser, so a bad upload becomes a
@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import io
 import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
@@ -68,3 +72,101 @@ def embedded_files(reader: PdfReader) -> dict[str, bytes]:
         return {name: versions[0] for name, versions in reader.attachments.items() if versions}
     except _PARSE_ERRORS as exc:
         raise EngineError(f"the PDF's embedded files cannot be read: {type(exc).__name__}: {exc}") from exc
+
+
+#: Average glyph width in ems, for a font whose widths pypdf cannot give.
+_AVERAGE_WIDTH = 0.5
+
+
+@dataclass(frozen=True)
+class TextRun:
+    """One piece of a page's text layer and where it is drawn, in PDF points.
+
+    ``x`` and ``baseline`` are measured from the page box's left and bottom edges (PDF user
+    space); ``width_of(text)`` is the advance width of a prefix or part of ``text`` in this
+    run's font and size.
+    """
+
+    page: int
+    text: str
+    x: float
+    baseline: float
+    size: float
+    page_width: float
+    page_height: float
+    width_of: Callable[[str], float]
+
+
+def text_runs(reader: PdfReader) -> list[TextRun]:
+    """Every drawn text piece of every page with its position ([] for pages that cannot be read)."""
+    runs: list[TextRun] = []
+    for index, page in enumerate(reader.pages):
+        try:
+            runs.extend(_page_runs(index, page))
+        except _PARSE_ERRORS:
+            continue
+    return runs
+
+
+def _page_runs(index: int, page: Any) -> list[TextRun]:
+    box = page.mediabox
+    left, bottom = float(box.left), float(box.bottom)
+    width, height = float(box.width), float(box.height)
+    runs: list[TextRun] = []
+    widths: dict[int, Callable[[str], float]] = {}
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        if not text.strip() or not size:
+            return
+        a, b = tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3]
+        c, d = tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3]
+        e = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        f = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        if abs(b) > 1e-6 or abs(c) > 1e-6:
+            return  # rotated text: its box would not be an upright rectangle
+        key = id(font)
+        if key not in widths:
+            widths[key] = _em_widths(font)
+        em = widths[key]
+        advance = float(size) * math.hypot(a, b)
+        runs.append(
+            TextRun(
+                page=index,
+                text=text,
+                x=e - left,
+                baseline=f - bottom,
+                size=float(size) * math.hypot(c, d),
+                page_width=width,
+                page_height=height,
+                width_of=_scaled(em, advance),
+            )
+        )
+
+    page.extract_text(visitor_text=visit)
+    return runs
+
+
+def _scaled(em: Callable[[str], float], size: float) -> Callable[[str], float]:
+    """Width in points: ems times the font's size on the page."""
+    return lambda part: em(part) * size
+
+
+def _em_widths(font: Any) -> Callable[[str], float]:
+    """Advance width in ems of a string in ``font`` (a page's font dictionary), from its metrics.
+
+    pypdf knows the widths of embedded and standard fonts; where it cannot tell, an average
+    glyph width is used, so a box is then about right rather than exact.
+    """
+    try:
+        from pypdf.generic._font import Font  # pypdf >= 6 keeps its font metrics here
+
+        metrics = Font.from_font_resource(font)
+        default = float(metrics.character_widths.get("default", 1000 * _AVERAGE_WIDTH))
+        table = {k: float(v) for k, v in metrics.character_widths.items()}
+    except (ImportError, *_PARSE_ERRORS):  # a private API: when it fails, no metrics
+        return lambda part: len(part) * _AVERAGE_WIDTH
+
+    def measure(part: str) -> float:
+        return sum(table.get(ch, default) for ch in part) / 1000.0
+
+    return measure
