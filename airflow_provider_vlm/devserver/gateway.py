@@ -83,7 +83,7 @@ class Gateway:
         if not self._authorized(scope, self._auth):
             await _send_error(send, 401, "missing or invalid API key (Authorization: Bearer <key>)")
             return
-        if method == "POST" and template.endswith("/generate"):
+        if method == "POST" and (template.endswith("/generate") or template == "/feedback/submit"):
             await self.app(scope, receive, self._losing_answers(scope, send))
             return
         await self.app(scope, receive, send)
