@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_vlm.devserver.admin import admin_keys, is_loopback, start_notice
 from tests.devserver.devserver_helpers import make_pdf, upload
-from tests.invoices import PRIMARY_ID, PRIMARY_TOTAL, InvoiceSet
+from tests.invoices import PRIMARY_ID, PRIMARY_TOTAL, REAL_INVOICES, InvoiceSet, needs_real_invoices
 
 
 def _generate(api: httpx.Client, file_id: str, **fields: Any) -> dict[str, Any]:
@@ -223,6 +223,53 @@ def test_a_box_is_where_the_value_is_printed() -> None:
         # From four fifths of the font size above the baseline (measured from the top) to a fifth below.
         assert y * 842 == pytest.approx(baseline - 0.8 * 11, abs=0.5), field
         assert h * 842 == pytest.approx(11, abs=0.5), field
+
+
+def test_a_value_drawn_in_pieces_gets_one_box() -> None:
+    """Text layers often draw a token in parts (kerning, font changes): the box spans them all."""
+    from fpdf import FPDF
+
+    from airflow_provider_vlm.devserver.engines import EngineInput, run
+
+    pdf = FPDF(unit="pt", format=(595, 842))
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(60, 100, "Invoice number: INV-")
+    pdf.text(60 + pdf.get_string_width("Invoice number: INV-"), 100, "7781")
+    content = bytes(pdf.output())
+    result = run(
+        EngineInput(media="document", domain="document.invoice", content=content, config={"grounding": True})
+    )
+    assert result.response is not None and result.response["invoice_id"] == "INV-7781"
+    meta = result.response["invoice_id_metadata"]
+    assert meta["bbox_content"] == "INV-7781"
+    x, _, w, _ = meta["bbox"]["xywh"]
+    assert x * 595 == pytest.approx(60 + pdf.get_string_width("Invoice number: "), abs=0.5)
+    assert w * 595 == pytest.approx(pdf.get_string_width("INV-7781"), abs=0.5)
+
+
+@needs_real_invoices
+def test_real_einvoices_get_boxes_for_id_and_total() -> None:
+    """Measured: 82 of the 85 public e-invoices whose XML could be read show their id where the
+    text layer has it, 82 their total (the rest print it differently, or not at all)."""
+    from airflow_provider_vlm.devserver.engines import EngineInput, run
+
+    read = boxed = 0
+    for path in sorted(REAL_INVOICES.rglob("*.pdf")):
+        config = {"confidence": True, "grounding": True}
+        result = run(
+            EngineInput(media="document", domain="document.invoice", content=path.read_bytes(), config=config)
+        )
+        response = result.response
+        if response is None or response["_devserver"]["engine"] != "invoice-xml":
+            continue
+        for field in ("invoice_id", "total_amount"):
+            if response.get(field) is not None:
+                read += 1
+                meta = response[f"{field}_metadata"]
+                assert meta["confidence"] == 0.99
+                boxed += "bbox" in meta
+    assert read >= 150 and boxed >= 0.9 * read, (boxed, read)
 
 
 def test_text_layer_values_are_less_certain_and_vary_with_how_they_were_found(

@@ -9,7 +9,8 @@ The numbers are honest about where a value came from. A value read from an e-inv
 XML is near-certain; a value parsed from the text layer is as sure as the way it was found (right
 after its label, before it, after a generic label, or guessed from its shape). A value is looked
 up on the page in the forms an invoice prints it (``529.87``, ``529,87``, ``1,466.04``,
-``16.11.2026`` ...); when the page does not show it, there is no box.
+``16.11.2026`` ...), and a value parsed from the text layer also as the text it was read from;
+when the page does not show it, there is no box.
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ def metadata(
     """``{"X_metadata": {...}}`` for every found field ``X``."""
     out: dict[str, dict[str, Any]] = {}
     for name, item in found.items():
-        box = locate(runs, printed_forms(item.value)) if runs else None
+        forms = printed_forms(item.value)
+        if item.raw and item.raw not in forms:
+            forms.insert(0, item.raw)
+        box = locate(runs, forms) if runs else None
         entry: dict[str, Any] = {}
         if confidence:
             entry["confidence"] = _confidence(item, seen=box is not None, checked=bool(runs))
@@ -127,41 +131,64 @@ def _date_forms(day: date) -> list[str]:
 def locate(runs: Iterable[TextRun], forms: list[str]) -> dict[str, Any] | None:
     """Where one of ``forms`` is printed: the shortest text piece that holds it (a value's own
     cell rather than a sentence that repeats it), the top-most on the first page among equals."""
-    best: tuple[tuple[int, int, float], TextRun, int, str] | None = None
+    best: tuple[tuple[int, int, float], TextRun, tuple[int, int]] | None = None
     for run in runs:
         for form in forms:
-            start = _find(run.text, form)
-            if start < 0:
+            span = _find(run.text, form)
+            if span is None:
                 continue
             rank = (len(run.text.strip()), run.page, -run.baseline)
             if best is None or rank < best[0]:
-                best = (rank, run, start, form)
+                best = (rank, run, span)
     if best is None:
         return None
-    _, run, start, form = best
-    return {"bbox": {"xywh": _xywh(run, start, form)}, "bbox_content": form, "page": run.page}
+    _, run, (start, end) = best
+    return {"bbox": {"xywh": _xywh(run, start, end)}, "bbox_content": run.text[start:end], "page": run.page}
 
 
-def _find(text: str, form: str) -> int:
-    """Where ``form`` stands in ``text`` as a whole token (not inside a longer number or word)."""
-    for match in re.finditer(re.escape(form), text):
-        before = text[match.start() - 1] if match.start() else " "
-        after = text[match.end()] if match.end() < len(text) else " "
-        if not (before.isalnum() or after.isalnum()):
-            if after in ".," and text[match.end() + 1 : match.end() + 2].isdigit():
-                continue  # "529.87" inside "529.875"
-            return match.start()
-    return -1
+def _find(text: str, form: str) -> tuple[int, int] | None:
+    """Where ``form`` stands in ``text`` as a whole token: ``(start, end)``, or None.
+
+    Spaces do not count (a text layer may draw ``RE-20 201121/508`` in pieces), and a token
+    ends where a longer number or word would go on (``529.87`` is not in ``529.875``), but a
+    value glued to a word (``471102vom``) still counts.
+    """
+    compact, where = _compact(text)
+    wanted = form.replace(" ", "")
+    if not wanted:
+        return None
+    for match in re.finditer(re.escape(wanted), compact):
+        start, end = where[match.start()], where[match.end() - 1] + 1
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if _glued(before, wanted[0]) or _glued(after, wanted[-1]):
+            continue
+        if after in ".," and text[end + 1 : end + 2].isdigit():
+            continue  # "529.87" inside "529.875"
+        return start, end
+    return None
 
 
-def _xywh(run: TextRun, start: int, form: str) -> list[float]:
+def _compact(text: str) -> tuple[str, list[int]]:
+    """``text`` without spaces, and where each kept character stands in ``text``."""
+    where = [i for i, ch in enumerate(text) if not ch.isspace()]
+    return "".join(text[i] for i in where), where
+
+
+def _glued(neighbour: str, edge: str) -> bool:
+    """Whether ``neighbour`` continues the token that ends in ``edge`` (digit after digit,
+    letter after letter)."""
+    return (neighbour.isdigit() and edge.isdigit()) or (neighbour.isalpha() and edge.isalpha())
+
+
+def _xywh(run: TextRun, start: int, end: int) -> list[float]:
     """The value's box as fractions of the page, origin at its top-left corner.
 
     Horizontally from the font's advance widths; vertically from the baseline, a fifth of the
     font size below it (descenders) to four fifths above it (capitals and digits).
     """
-    left = run.x + run.width_of(run.text[:start])
-    width = run.width_of(form)
+    left = run.x + run.offset(start)
+    width = run.width(start, end - start)
     top = run.baseline + 0.8 * run.size
     height = run.size
     return [

@@ -92,11 +92,13 @@ _GENERIC_TOTALS = ("total", "totaal")
 
 @dataclass(frozen=True)
 class Found:
-    """A field's value and how it was found (see the module docstring)."""
+    """A field's value, how it was found (see the module docstring) and the text it was read from."""
 
     value: Any
     how: str
     share: float = 1.0
+    #: The text as the page has it (``Aug 3, 2014`` for ``2014-08-03``), where it differs.
+    raw: str | None = None
 
 
 def parse(text: str) -> dict[str, Any]:
@@ -141,24 +143,25 @@ def _labelled_date(text: str, labels: str) -> Found | None:
     for match in re.finditer(rf"(?:{labels})\s*:?", text, re.IGNORECASE):
         found = _first_date(text[match.end() : match.end() + _WINDOW])
         if found:
-            return Found(found, "label")
+            return Found(found[0], "label", raw=found[1])
         line_start = text.rfind("\n", 0, match.start()) + 1
         found = _first_date(text[line_start : match.start()])
         if found:
-            return Found(found, "label-before")
+            return Found(found[0], "label-before", raw=found[1])
     return None
 
 
-def _first_date(chunk: str) -> str | None:
-    best: tuple[int, str] | None = None
+def _first_date(chunk: str) -> tuple[str, str] | None:
+    """The first date in ``chunk``: (ISO date, the text it was read from)."""
+    best: tuple[int, str, str] | None = None
     for pattern in _DATE_PATTERNS:
         for match in pattern.finditer(chunk):
             value = _to_iso(pattern, match)
             if value and (best is None or match.start() < best[0]):
-                best = (match.start(), value)
+                best = (match.start(), value, match.group(0))
             if value:
                 break
-    return best[1] if best else None
+    return (best[1], best[2]) if best else None
 
 
 def _to_iso(pattern: re.Pattern[str], match: re.Match[str]) -> str | None:
@@ -193,7 +196,7 @@ def _labelled_amount(text: str, labels: str, generic: tuple[str, ...] = ()) -> F
         found = _amount_after(text, re.compile(rf"\b{label}\b\s*[:*]?", re.IGNORECASE))
         if found is not None:
             if label in generic and found.how == "label":
-                return Found(found.value, "label-generic")
+                return Found(found.value, "label-generic", raw=found.raw)
             return found
     return None
 
@@ -205,8 +208,8 @@ def _amount_after(text: str, label: re.Pattern[str]) -> Found | None:
         if found:
             first = min(found, key=lambda m: m.start())
             if first.re is _INTEGER_AMOUNT:  # "€ 12" with no decimals: a shape guess
-                return Found(float(first.group(1)), "pattern")
-            return Found(to_number(first.group(0)), "label")
+                return Found(float(first.group(1)), "pattern", raw=first.group(1))
+            return Found(to_number(first.group(0)), "label", raw=first.group(0).strip())
     return None
 
 

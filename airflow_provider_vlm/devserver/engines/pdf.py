@@ -76,15 +76,20 @@ def embedded_files(reader: PdfReader) -> dict[str, bytes]:
 
 #: Average glyph width in ems, for a font whose widths pypdf cannot give.
 _AVERAGE_WIDTH = 0.5
+#: Pieces on one line closer than this many ems are one piece of text (a word drawn in parts);
+#: a piece that starts before the previous one ends (metrics that overshoot) is joined too.
+_JOIN_GAP = 0.35
+#: A gap wider than this many ems between joined pieces reads as a space.
+_SPACE_GAP = 0.15
 
 
 @dataclass(frozen=True)
 class TextRun:
-    """One piece of a page's text layer and where it is drawn, in PDF points.
+    """A piece of a page's text layer and where it is drawn, in PDF points.
 
     ``x`` and ``baseline`` are measured from the page box's left and bottom edges (PDF user
-    space); ``width_of(text)`` is the advance width of a prefix or part of ``text`` in this
-    run's font and size.
+    space); ``advances`` holds each character's advance width, so the place of any part of
+    ``text`` is known. Pieces drawn next to each other on one line are joined into one run.
     """
 
     page: int
@@ -94,7 +99,18 @@ class TextRun:
     size: float
     page_width: float
     page_height: float
-    width_of: Callable[[str], float]
+    advances: tuple[float, ...]
+
+    @property
+    def end(self) -> float:
+        return self.x + sum(self.advances)
+
+    def offset(self, start: int) -> float:
+        """Points from the run's left edge to character ``start``."""
+        return sum(self.advances[:start])
+
+    def width(self, start: int, length: int) -> float:
+        return sum(self.advances[start : start + length])
 
 
 def text_runs(reader: PdfReader) -> list[TextRun]:
@@ -102,7 +118,7 @@ def text_runs(reader: PdfReader) -> list[TextRun]:
     runs: list[TextRun] = []
     for index, page in enumerate(reader.pages):
         try:
-            runs.extend(_page_runs(index, page))
+            runs.extend(_joined(_page_runs(index, page)))
         except _PARSE_ERRORS:
             continue
     return runs
@@ -116,19 +132,20 @@ def _page_runs(index: int, page: Any) -> list[TextRun]:
     widths: dict[int, Callable[[str], float]] = {}
 
     def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        text = text.rstrip("\n")
         if not text.strip() or not size:
             return
         a, b = tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3]
         c, d = tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3]
         e = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
         f = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
-        if abs(b) > 1e-6 or abs(c) > 1e-6:
-            return  # rotated text: its box would not be an upright rectangle
+        if abs(b) > 1e-6 or abs(c) > 1e-6 or "\n" in text:
+            return  # rotated text, or lines pypdf ran together: no upright box for them
         key = id(font)
         if key not in widths:
             widths[key] = _em_widths(font)
         em = widths[key]
-        advance = float(size) * math.hypot(a, b)
+        scale = float(size) * math.hypot(a, b)
         runs.append(
             TextRun(
                 page=index,
@@ -138,7 +155,7 @@ def _page_runs(index: int, page: Any) -> list[TextRun]:
                 size=float(size) * math.hypot(c, d),
                 page_width=width,
                 page_height=height,
-                width_of=_scaled(em, advance),
+                advances=tuple(em(ch) * scale for ch in text),
             )
         )
 
@@ -146,9 +163,37 @@ def _page_runs(index: int, page: Any) -> list[TextRun]:
     return runs
 
 
-def _scaled(em: Callable[[str], float], size: float) -> Callable[[str], float]:
-    """Width in points: ems times the font's size on the page."""
-    return lambda part: em(part) * size
+def _joined(runs: list[TextRun]) -> list[TextRun]:
+    """Runs drawn one after the other on the same line, with no gap to speak of, as one run."""
+    out: list[TextRun] = []
+    for run in runs:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and abs(run.baseline - last.baseline) < 0.1 * last.size
+            and abs(run.size - last.size) < 0.5
+            and last.x < run.x < last.end + _JOIN_GAP * last.size
+        ):
+            gap = run.x - last.end
+            spaced = last.text.endswith(" ") or run.text.startswith(" ")
+            if gap > _SPACE_GAP * last.size and not spaced:
+                text, advances = f"{last.text} {run.text}", (*last.advances, gap, *run.advances)
+            else:  # kerning, a space already there, or metrics that overshoot: each piece keeps its x
+                text = last.text + run.text
+                advances = (*last.advances[:-1], last.advances[-1] + gap, *run.advances)
+            out[-1] = TextRun(
+                last.page,
+                text,
+                last.x,
+                last.baseline,
+                last.size,
+                last.page_width,
+                last.page_height,
+                advances,
+            )
+        else:
+            out.append(run)
+    return out
 
 
 def _em_widths(font: Any) -> Callable[[str], float]:
