@@ -3,7 +3,7 @@
 ``VlmClient`` (blocking) and ``AsyncVlmClient`` (asyncio) share one request/response core and one
 retry policy; replies are typed pydantic models that keep unknown fields. Their surface is the
 official SDK's documented one: ``client.predictions``, ``client.image``, ``client.document``,
-``client.audio``, ``client.video``, ``client.files``.
+``client.audio``, ``client.video``, ``client.files``, ``client.feedback``.
 
 Beyond that surface, this package exports what other code built on the client needs (the
 provider's Airflow layer uses nothing else): the settings and their defaults, the checks of user
@@ -46,6 +46,9 @@ from airflow_provider_vlm.client.models import (
     MEDIA,
     CreditUsage,
     DomainInfo,
+    FeedbackItem,
+    FeedbackListResponse,
+    FeedbackSubmitResponse,
     FileInfo,
     FileResponse,
     GenerationConfig,
@@ -73,6 +76,9 @@ __all__ = [
     "ConflictError",
     "CreditUsage",
     "DomainInfo",
+    "FeedbackItem",
+    "FeedbackListResponse",
+    "FeedbackSubmitResponse",
     "FileInfo",
     "FileResponse",
     "GenerationConfig",

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pydantic
+
 from airflow_provider_vlm.client._core import Call, Operation, ReadFile, parse_list, parse_model
 from airflow_provider_vlm.client._inputs import (
     as_path,
@@ -31,12 +33,15 @@ from airflow_provider_vlm.client.autocast import (
 from airflow_provider_vlm.client.errors import VlmInputError
 from airflow_provider_vlm.client.models import (
     DomainInfo,
+    FeedbackListResponse,
+    FeedbackSubmitResponse,
     FileInfo,
     GenerationConfig,
     Prediction,
     PredictionStatus,
     RequestMetadata,
     SchemaInfo,
+    response_json,
 )
 
 FileInput = str | Path | bytes
@@ -270,6 +275,53 @@ def get_schema(
 def list_domains() -> Operation[list[DomainInfo]]:
     call = Call("GET", "/domains", route="/domains")
     return parse_list(DomainInfo, (yield call), call)
+
+
+def submit_feedback(
+    request_id: str,
+    response: Mapping[str, Any] | pydantic.BaseModel | None = None,
+    notes: str | None = None,
+    idempotency_key: str | None = None,
+) -> Operation[FeedbackSubmitResponse]:
+    """Send a correction and/or notes for a prediction (``POST /feedback/submit``).
+
+    It creates a record, so it is sent again only when it provably did not arrive (as a
+    generate call): an ambiguous failure raises ``OutcomeUnknownError`` rather than risk a
+    second record. ``idempotency_key`` goes out as ``Idempotency-Key`` for servers that honour it.
+    """
+    check_id(request_id, name="request_id")
+    if response is None and notes is None:
+        raise VlmInputError("feedback needs response or notes (or both); got neither")
+    if isinstance(response, pydantic.BaseModel):  # an autocast response, as the prediction gave it
+        response = response_json(response)
+    if response is not None and not isinstance(response, Mapping):
+        raise VlmInputError(
+            f"response must be a mapping (the corrected fields), got {type(response).__name__}"
+        )
+    body: dict[str, Any] = {"request_id": request_id}
+    if response is not None:
+        body["response"] = json.loads(json.dumps(dict(response), default=str))
+    if notes is not None:
+        body["notes"] = notes
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+    call = Call(
+        "POST", "/feedback/submit", json=body, headers=headers, creates=True, route="/feedback/submit"
+    )
+    return parse_model(FeedbackSubmitResponse, (yield call), call)
+
+
+def get_feedback(request_id: str, offset: int = 0, limit: int = 10) -> Operation[FeedbackListResponse]:
+    """The feedback kept for a prediction (``GET /feedback/{request_id}``), one page."""
+    check_id(request_id, name="request_id")
+    if offset < 0 or limit < 1:
+        raise VlmInputError(f"offset must be >= 0 and limit >= 1, got offset={offset}, limit={limit}")
+    call = Call(
+        "GET",
+        f"/feedback/{_q(request_id)}",
+        params={"offset": offset, "limit": limit},
+        route="/feedback/{request_id}",
+    )
+    return parse_model(FeedbackListResponse, (yield call), call)
 
 
 # --- the documented surface's own operations (``client.<media>.generate(autocast=...)`` ...) --

@@ -35,6 +35,7 @@ from airflow_provider_vlm.client._settings import (
 from airflow_provider_vlm.client.async_resources import (
     AudioPredictions,
     DocumentPredictions,
+    Feedback,
     FilePredictions,
     Files,
     ImagePredictions,
@@ -81,6 +82,7 @@ class AsyncVlmClient:
         self.audio = AudioPredictions(self)
         self.video = VideoPredictions(self)
         self.files = Files(self)
+        self.feedback = Feedback(self)
 
     @property
     def base_url(self) -> str:

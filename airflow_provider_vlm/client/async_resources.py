@@ -10,8 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from airflow_provider_vlm.client import _ops, _waits
-from airflow_provider_vlm.client.models import FileInfo, Prediction
-from airflow_provider_vlm.client.resources import Config, FileArg, Metadata, file_fields
+from airflow_provider_vlm.client.models import (
+    FeedbackListResponse,
+    FeedbackSubmitResponse,
+    FileInfo,
+    Prediction,
+)
+from airflow_provider_vlm.client.resources import Config, Correction, FileArg, Metadata, file_fields
 
 if TYPE_CHECKING:
     from airflow_provider_vlm.client.async_ import AsyncVlmClient
@@ -212,3 +217,29 @@ class Files:
     async def get_cached_file(self, file: str | Path | bytes) -> FileInfo | None:
         """The stored file with the same content (md5), or ``None``."""
         return await self._client._run(_ops.cached_file(file))
+
+
+class Feedback:
+    """``client.feedback``: corrections and notes sent back for a prediction (the SDK's names).
+
+    ``submit`` creates a record: it is sent again only when it provably did not arrive, and
+    ``idempotency_key`` makes a repeat harmless on servers that honour ``Idempotency-Key``.
+    """
+
+    def __init__(self, client: AsyncVlmClient) -> None:
+        self._client = client
+
+    async def submit(
+        self,
+        request_id: str,
+        response: Correction = None,
+        notes: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> FeedbackSubmitResponse:
+        """Send the corrected ``response`` and/or ``notes`` for prediction ``request_id``."""
+        return await self._client._run(_ops.submit_feedback(request_id, response, notes, idempotency_key))
+
+    async def get(self, request_id: str, offset: int = 0, limit: int = 10) -> FeedbackListResponse:
+        """The feedback kept for prediction ``request_id``, oldest first."""
+        return await self._client._run(_ops.get_feedback(request_id, offset, limit))

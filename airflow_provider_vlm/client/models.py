@@ -144,6 +144,30 @@ FileResponse = FileInfo
 SchemaResponse = SchemaInfo
 
 
+class FeedbackSubmitResponse(_Reply):
+    """What ``client.feedback.submit`` answers: the new feedback's id (the SDK's name)."""
+
+    id: str
+    request_id: str
+    created_at: datetime | None = None
+
+
+class FeedbackItem(_Reply):
+    """One feedback kept for a prediction: the corrected response and/or notes."""
+
+    id: str
+    created_at: datetime | None = None
+    response: dict[str, Any] | None = None
+    notes: str | None = None
+
+
+class FeedbackListResponse(_Reply):
+    """What ``client.feedback.get`` answers: a prediction's feedback, oldest first."""
+
+    request_id: str
+    items: list[FeedbackItem] = Field(default_factory=list)
+
+
 class GenerationConfig(_Reply):
     """Request options; unknown keys are passed through to the server unchanged."""
 

@@ -11,15 +11,26 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import BaseModel
+
 from airflow_provider_vlm.client import _ops, _waits
 from airflow_provider_vlm.client._inputs import looks_like_file_id
-from airflow_provider_vlm.client.models import FileInfo, GenerationConfig, Prediction, RequestMetadata
+from airflow_provider_vlm.client.models import (
+    FeedbackListResponse,
+    FeedbackSubmitResponse,
+    FileInfo,
+    GenerationConfig,
+    Prediction,
+    RequestMetadata,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_vlm.client.sync import VlmClient
 
 Config = GenerationConfig | Mapping[str, Any] | None
 Metadata = RequestMetadata | Mapping[str, Any] | None
+#: A corrected response: the fields as a mapping, or the autocast model of a prediction.
+Correction = Mapping[str, Any] | BaseModel | None
 FileArg = str | Path | bytes | None
 
 
@@ -224,3 +235,29 @@ class Files:
     def get_cached_file(self, file: str | Path | bytes) -> FileInfo | None:
         """The stored file with the same content (md5), or ``None``."""
         return self._client._run(_ops.cached_file(file))
+
+
+class Feedback:
+    """``client.feedback``: corrections and notes sent back for a prediction (the SDK's names).
+
+    ``submit`` creates a record: it is sent again only when it provably did not arrive, and
+    ``idempotency_key`` makes a repeat harmless on servers that honour ``Idempotency-Key``.
+    """
+
+    def __init__(self, client: VlmClient) -> None:
+        self._client = client
+
+    def submit(
+        self,
+        request_id: str,
+        response: Correction = None,
+        notes: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> FeedbackSubmitResponse:
+        """Send the corrected ``response`` and/or ``notes`` for prediction ``request_id``."""
+        return self._client._run(_ops.submit_feedback(request_id, response, notes, idempotency_key))
+
+    def get(self, request_id: str, offset: int = 0, limit: int = 10) -> FeedbackListResponse:
+        """The feedback kept for prediction ``request_id``, oldest first."""
+        return self._client._run(_ops.get_feedback(request_id, offset, limit))

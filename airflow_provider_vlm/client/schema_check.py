@@ -10,6 +10,11 @@ The work is done by ``jsonschema-rs`` (the ``validation`` extra), imported only 
 first compiled, so DAG files parse without it. Schemas come from the server: they are compiled
 offline (a ``$ref`` to a URL or file makes the schema invalid; nothing is fetched), once per
 process and schema content.
+
+A response asked for with ``confidence``/``grounding`` carries a sibling ``X_metadata`` beside
+each field ``X``. Domain schemas say nothing of them; where a schema forbids keys it does not list
+(``additionalProperties: false``), the response is judged without those siblings, so asking for
+confidence never turns a valid result into a validation failure. The siblings themselves are kept.
 """
 
 from __future__ import annotations
@@ -45,6 +50,28 @@ def schema_hash(schema: dict[str, Any]) -> str:
     """Stable hash of a schema's content (key order does not matter)."""
     canonical = json.dumps(schema, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+METADATA_SUFFIX = "_metadata"
+
+
+def without_metadata(value: Any) -> Any:
+    """``value`` without the ``X_metadata`` siblings of its fields, at every depth.
+
+    Only a sibling of a key that is present (``total_amount_metadata`` beside ``total_amount``)
+    is left out: a field of the schema that merely ends in ``_metadata`` is kept.
+    """
+    if isinstance(value, dict):
+        return {
+            k: without_metadata(v)
+            for k, v in value.items()
+            if not (
+                isinstance(k, str) and k.endswith(METADATA_SUFFIX) and k[: -len(METADATA_SUFFIX)] in value
+            )
+        }
+    if isinstance(value, list):
+        return [without_metadata(v) for v in value]
+    return value
 
 
 def _short(text: str) -> str:
@@ -118,7 +145,11 @@ class SchemaValidator:
 
     def is_valid(self, response: Any) -> bool:
         """The verdict alone (the fast path: no error objects are built)."""
-        return self.schema_error is None and bool(self._validator.is_valid(response))
+        if self.schema_error is not None:
+            return False
+        return bool(self._validator.is_valid(response)) or bool(
+            self._validator.is_valid(without_metadata(response))
+        )
 
     def validate(self, response: Any, *, prediction_id: str | None = None, source: str = "schema") -> None:
         """Raise ``ResponseValidationError`` naming the failing field's path, if the response does not fit."""
@@ -128,6 +159,9 @@ class SchemaValidator:
                 path="$",
                 prediction_id=prediction_id,
             )
+        if self._validator.is_valid(response):
+            return
+        response = without_metadata(response)
         if self._validator.is_valid(response):
             return
         first = next(iter(self._validator.iter_errors(response)))

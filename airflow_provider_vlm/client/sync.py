@@ -41,6 +41,7 @@ from airflow_provider_vlm.client.models import (
 from airflow_provider_vlm.client.resources import (
     AudioPredictions,
     DocumentPredictions,
+    Feedback,
     FilePredictions,
     Files,
     ImagePredictions,
@@ -78,6 +79,7 @@ class VlmClient:
         self.audio = AudioPredictions(self)
         self.video = VideoPredictions(self)
         self.files = Files(self)
+        self.feedback = Feedback(self)
 
     @property
     def base_url(self) -> str:

@@ -1,7 +1,8 @@
 """``python -m airflow_provider_vlm.devserver`` / ``vlm-devserver``: serve the API on 127.0.0.1.
 
 Prints exactly one line, ``VLM dev server ready: http://HOST:PORT/v1``, once it accepts
-connections (with the real port when ``--port 0``), and exits 0 on SIGINT or SIGTERM.
+connections (with the real port when ``--port 0``), and exits 0 on SIGINT or SIGTERM. When its
+admin routes need a key (``admin``), it says so first, on stderr.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from types import FrameType
 
 import uvicorn
 
+from .admin import admin_keys, start_notice
 from .app import create_app
 from .config import DEFAULT_API_KEY, DEFAULT_MAX_UPLOAD_BYTES, ServerConfig
 from .faults import FaultUpdate
@@ -33,6 +35,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         dest="api_keys",
         metavar="KEY",
         help=f"accepted API key, repeatable (default: {DEFAULT_API_KEY})",
+    )
+    p.add_argument(
+        "--admin-key",
+        action="append",
+        dest="admin_keys",
+        metavar="KEY",
+        help="key the admin routes /v1/_dev/* need, repeatable (default: none on loopback, "
+        "the API keys on any other address)",
     )
     p.add_argument(
         "--processing-time",
@@ -135,8 +145,10 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         pause=args.pause,
         retry_after_http_date=args.retry_after_http_date,
     )
+    api_keys = args.api_keys or [DEFAULT_API_KEY]
     return ServerConfig(
-        api_keys=args.api_keys or [DEFAULT_API_KEY],
+        api_keys=api_keys,
+        admin_keys=admin_keys(args.host, api_keys, args.admin_keys),
         processing_time=args.processing_time,
         state=args.state,
         seed=args.seed,
@@ -146,7 +158,11 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    app = create_app(config_from(args))
+    server_config = config_from(args)
+    notice = start_notice(args.host, server_config.admin_keys, bool(args.admin_keys))
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
+    app = create_app(server_config)
     config = uvicorn.Config(
         app,
         host=args.host,

@@ -19,9 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from . import catalog, domains, engines
+from . import catalog, domains, engines, tiers
 from .bodies import (
     DomainSchemaBody,
+    FeedbackSubmitBody,
     FileGenerateBody,
     FileSchemaBody,
     FinishBody,
@@ -40,7 +41,7 @@ from .errors import ApiError, error_body
 from .faults import Faults, FaultUpdate
 from .gateway import PREFIX, Gateway, RouteTemplate
 from .inputs import check_domain, file_input, image_input
-from .records import FileRecord, PredictionRecord
+from .records import FeedbackRecord, FileRecord, PredictionRecord, request_info
 from .stats import Stats
 from .store import Store, open_store
 
@@ -80,6 +81,7 @@ class DevServer:
         if key and (existing := self.store.prediction_by_key(key)) is not None:
             return await self._replay(existing, key, fingerprint)
         domain = check_domain(body.domain)
+        tier = tiers.tier_of(body.config)
         if body.callback_url is not None and not body.callback_url.startswith(("http://", "https://")):
             raise ApiError(400, f"'callback_url' must be an http(s) URL, got {body.callback_url[:80]!r}")
         if isinstance(body, ImageGenerateBody):
@@ -95,23 +97,27 @@ class DevServer:
         if key and (existing := self.store.prediction_by_key(key)) is not None:
             return await self._replay(existing, key, fingerprint)
         pause = self.faults.settings.pause
+        processing = tiers.processing_time(self.faults.processing_time, tier)
+        usage = tiers.bill(result.usage, tier)
         record = PredictionRecord(
             id=str(uuid.uuid4()),
             media=media,
             domain=domain,
             created_at=created,
-            ready_at=max(created + pause + self.faults.processing_time, now()),
+            ready_at=max(created + pause + processing, now()),
             batch=body.batch,
             response=result.response,
             message=result.message,
-            usage=result.usage,
+            usage=usage,
             idempotency_key=key or "",
             fingerprint=fingerprint,
             paused_until=created + pause if pause else 0.0,
             callback_url=body.callback_url,
+            request=request_info(body.config, body.metadata, tier),
         )
         self.store.add_prediction(record)
         self.stats.prediction_created(key or "")
+        self.stats.billed(tier, int(usage["credits_used"]))
         self.callbacks.schedule(record)
         return await self._answer(record)
 
@@ -134,6 +140,46 @@ class DevServer:
             at = max(now(), record.ready_at)
         headers = {"Idempotent-Replayed": "true"} if replayed else None
         return json_response(record.to_wire(at), headers=headers)
+
+    # --- feedback ------------------------------------------------------------------------------
+
+    def submit_feedback(self, body: FeedbackSubmitBody, request: Request) -> Response:
+        """Keep a correction for a known prediction; a repeated Idempotency-Key hands back the first."""
+        if body.response is None and body.notes is None:
+            raise ApiError(400, "`response` or `notes` is required: feedback needs a correction or a note")
+        if self.store.get_prediction(body.request_id) is None:
+            raise ApiError(
+                404, f"prediction {body.request_id!r} not found: feedback needs an existing prediction"
+            )
+        key = request.headers.get("idempotency-key") or ""
+        fingerprint = _fingerprint("feedback", body.model_dump(mode="json"))
+        if key and (existing := self.store.feedback_by_key(key)) is not None:
+            if existing.fingerprint != fingerprint:
+                raise ApiError(
+                    409,
+                    f"Idempotency-Key {key!r} was already used for feedback {existing.id} with a different "
+                    "request; use a new key for a different request",
+                )
+            self.stats.feedback(replayed=True)
+            return json_response(existing.to_submit_wire(), headers={"Idempotent-Replayed": "true"})
+        record = FeedbackRecord(
+            id=str(uuid.uuid4()),
+            request_id=body.request_id,
+            created_at=now(),
+            response=body.response,
+            notes=body.notes,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+        )
+        self.store.add_feedback(record)
+        self.stats.feedback(replayed=False)
+        return json_response(record.to_submit_wire())
+
+    def list_feedback(self, request_id: str, offset: int, limit: int) -> Response:
+        if self.store.get_prediction(request_id) is None:
+            raise ApiError(404, f"prediction {request_id!r} not found")
+        items = self.store.feedback_for(request_id, offset, limit)
+        return json_response({"request_id": request_id, "items": [i.to_item_wire() for i in items]})
 
     def schema_prediction(self, media: str, domain: str) -> Response:
         """A finished prediction whose response is the SchemaResponse of ``domain``."""
@@ -293,6 +339,16 @@ def _api_router(server: DevServer) -> APIRouter:
     async def list_domains() -> Response:
         return json_response([{"domain": d} for d in domains.known_domains()])
 
+    @router.post("/feedback/submit")
+    async def submit_feedback(body: FeedbackSubmitBody, request: Request) -> Response:
+        return server.submit_feedback(body, request)
+
+    @router.get("/feedback/{request_id}")
+    async def get_feedback(
+        request_id: str, offset: int = Query(0, ge=0), limit: int = Query(10, ge=1, le=MAX_PAGE)
+    ) -> Response:
+        return server.list_feedback(request_id, offset, limit)
+
     return router
 
 
@@ -334,6 +390,13 @@ def _admin_router(server: DevServer) -> APIRouter:
         # already scheduled keep their original time.
         at = now() + (body.after if body else 0.0)
         return json_response({"finished": server.store.finish_unfinished(at), "at": iso(at)})
+
+    @router.get("/predictions/{id}")
+    async def prediction_request(id: str) -> Response:
+        record = server.store.get_prediction(id)
+        if record is None:
+            raise ApiError(404, f"prediction {id!r} not found")
+        return json_response(record.to_dev_wire(now()))
 
     @router.get("/stats")
     async def stats() -> Response:
@@ -381,7 +444,13 @@ def create_app(config: ServerConfig, store: Store | None = None) -> Gateway:
     server = DevServer(config, store)
     app = build_app(server)
     gateway = Gateway(
-        app, route_templates(app), server.faults, server.stats, config.api_keys, ConnectionDropper()
+        app,
+        route_templates(app),
+        server.faults,
+        server.stats,
+        config.api_keys,
+        ConnectionDropper(),
+        config.admin_keys,
     )
     gateway.server = server
     return gateway

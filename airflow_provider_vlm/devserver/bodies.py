@@ -57,6 +57,14 @@ class HubSchemaBody(_Body):
     gql_stmt: str | None = None
 
 
+class FeedbackSubmitBody(_Body):
+    """``POST /feedback/submit``: a corrected response, notes, or both, for one prediction."""
+
+    request_id: str
+    response: dict[str, Any] | None = None
+    notes: str | None = None
+
+
 class FinishBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -19,3 +19,5 @@ class ServerConfig:
     seed: int | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     faults: FaultUpdate = field(default_factory=FaultUpdate)
+    #: Keys the ``/v1/_dev/*`` admin routes accept; ``None``: no key needed (loopback). See ``admin``.
+    admin_keys: list[str] | None = None

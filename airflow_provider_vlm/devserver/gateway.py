@@ -47,18 +47,24 @@ class Gateway:
         stats: Stats,
         api_keys: list[str],
         dropper: ConnectionDropper,
+        admin_keys: list[str] | None = None,
     ) -> None:
         self.app = app
         self._routes = routes
         self._faults = faults
         self._stats = stats
         self._auth = {f"Bearer {key}".encode() for key in api_keys}
+        self._admin_auth = None if admin_keys is None else {f"Bearer {key}".encode() for key in admin_keys}
         self.dropper = dropper
         # The state behind the app (set by ``create_app``), for the CLI and for tests.
         self.server: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
+        admin = scope["type"] == "http" and path.startswith(_ADMIN)
+        if admin and self._admin_auth is not None and not self._authorized(scope, self._admin_auth):
+            await _send_error(send, 401, "the admin routes need a key here (Authorization: Bearer <key>)")
+            return
         if scope["type"] != "http" or not path.startswith(PREFIX + "/") or path.startswith(_ADMIN):
             await self.app(scope, receive, send)
             return
@@ -74,10 +80,10 @@ class Gateway:
         if decision is not None:
             await self._inject(decision, scope, send)
             return
-        if not self._authorized(scope):
+        if not self._authorized(scope, self._auth):
             await _send_error(send, 401, "missing or invalid API key (Authorization: Bearer <key>)")
             return
-        if method == "POST" and template.endswith("/generate"):
+        if method == "POST" and (template.endswith("/generate") or template == "/feedback/submit"):
             await self.app(scope, receive, self._losing_answers(scope, send))
             return
         await self.app(scope, receive, send)
@@ -91,10 +97,11 @@ class Gateway:
                 return route.template
         return relative
 
-    def _authorized(self, scope: Scope) -> bool:
+    @staticmethod
+    def _authorized(scope: Scope, accepted: set[bytes]) -> bool:
         for name, value in scope["headers"]:
             if name == b"authorization":
-                return value in self._auth
+                return value in accepted
         return False
 
     async def _inject(self, decision: Decision, scope: Scope, send: Send) -> None:

@@ -59,6 +59,8 @@ class PredictionRecord:
     paused_until: float = 0.0
     #: Where the finished record is POSTed (see ``callbacks``).
     callback_url: str | None = None
+    #: What the request asked for beyond its input (``request_info``), for ``GET /_dev/predictions/{id}``.
+    request: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -100,3 +102,55 @@ class PredictionRecord:
         if status == "failed":
             body["message"] = self.message
         return body
+
+    def to_dev_wire(self, now: float) -> dict[str, Any]:
+        """The admin view: the wire record plus what the request asked for and its idempotency key."""
+        return {
+            **self.to_wire(now),
+            "request": self.request,
+            "idempotency_key": self.idempotency_key or None,
+            "batch": self.batch,
+            "completes_at": iso(self.ready_at),
+        }
+
+
+def request_info(config: dict[str, Any] | None, metadata: dict[str, Any] | None, tier: str) -> dict[str, Any]:
+    """What the server records of a generate request besides its input: tier, metadata, options.
+
+    ``metadata`` is kept as sent (``None`` when the request had none), so a test can tell "sent
+    ``allow_training=false``" from "sent nothing".
+    """
+    config = config or {}
+    return {
+        "service_tier": tier,
+        "service_tier_requested": config.get("service_tier"),
+        "metadata": metadata,
+        "confidence": bool(config.get("confidence")),
+        "grounding": bool(config.get("grounding")),
+    }
+
+
+@dataclass
+class FeedbackRecord:
+    """A correction or note sent back for a prediction (``POST /feedback/submit``)."""
+
+    id: str
+    request_id: str
+    created_at: float
+    response: dict[str, Any] | None = None
+    notes: str | None = None
+    idempotency_key: str = ""
+    fingerprint: str = ""
+
+    def to_submit_wire(self) -> dict[str, Any]:
+        """The SDK's ``FeedbackSubmitResponse``."""
+        return {"id": self.id, "request_id": self.request_id, "created_at": iso(self.created_at)}
+
+    def to_item_wire(self) -> dict[str, Any]:
+        """One ``FeedbackItem`` of ``GET /feedback/{request_id}``."""
+        return {
+            "id": self.id,
+            "created_at": iso(self.created_at),
+            "response": self.response,
+            "notes": self.notes,
+        }

@@ -109,10 +109,16 @@ def allows_extra_keys(schema: dict[str, Any]) -> bool:
 
 def _lookup(name: str, source: dict[str, Any]) -> Any:
     """The source value for field ``name``: same name, same normalised name, then same meaning."""
+    key = source_key(name, source)
+    return _MISSING if key is None else source[key]
+
+
+def source_key(name: str, source: dict[str, Any]) -> str | None:
+    """The key of ``source`` that field ``name`` takes its value from (see ``_lookup``), or None."""
     if name in source:
-        return source[name]
+        return name
     wanted = _norm(name)
-    normalised = {_norm(k): v for k, v in source.items()}
+    normalised = {_norm(k): k for k in source}
     if wanted in normalised:
         return normalised[wanted]
     groups = _GROUPS.get(wanted, set())
@@ -120,9 +126,10 @@ def _lookup(name: str, source: dict[str, Any]) -> Any:
         # The group's own order says which meaning is likelier (invoice_id before id).
         for index in sorted(groups):
             for candidate in _SYNONYMS[index]:
-                if candidate != wanted and candidate in normalised and normalised[candidate] is not None:
-                    return normalised[candidate]
-    return _MISSING
+                key = normalised.get(candidate)
+                if candidate != wanted and key is not None and source[key] is not None:
+                    return key
+    return None
 
 
 def _is_object(node: dict[str, Any]) -> bool:

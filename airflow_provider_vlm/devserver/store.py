@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from .records import FileRecord, PredictionRecord
+from .records import FeedbackRecord, FileRecord, PredictionRecord
 
 
 class Store(Protocol):
@@ -27,6 +27,9 @@ class Store(Protocol):
     def prediction_by_key(self, key: str) -> PredictionRecord | None: ...
     def list_predictions(self, skip: int, limit: int) -> list[PredictionRecord]: ...
     def finish_unfinished(self, at: float) -> int: ...
+    def add_feedback(self, record: FeedbackRecord) -> None: ...
+    def feedback_for(self, request_id: str, offset: int, limit: int) -> list[FeedbackRecord]: ...
+    def feedback_by_key(self, key: str) -> FeedbackRecord | None: ...
     def clear(self) -> None: ...
     def close(self) -> None: ...
 
@@ -43,6 +46,8 @@ class MemoryStore:
         self._by_md5: dict[str, str] = {}
         self._predictions: dict[str, PredictionRecord] = {}
         self._by_key: dict[str, str] = {}
+        self._feedback: dict[str, list[FeedbackRecord]] = {}
+        self._feedback_by_key: dict[str, FeedbackRecord] = {}
 
     def close(self) -> None:
         return None
@@ -90,6 +95,18 @@ class MemoryStore:
                 moved += 1
         return moved
 
+    def add_feedback(self, record: FeedbackRecord) -> None:
+        self._feedback.setdefault(record.request_id, []).append(record)
+        if record.idempotency_key:
+            self._feedback_by_key[record.idempotency_key] = record
+
+    def feedback_for(self, request_id: str, offset: int, limit: int) -> list[FeedbackRecord]:
+        """Oldest first: the order in which corrections were made."""
+        return self._feedback.get(request_id, [])[offset : offset + limit]
+
+    def feedback_by_key(self, key: str) -> FeedbackRecord | None:
+        return self._feedback_by_key.get(key)
+
 
 _T = TypeVar("_T")
 
@@ -115,15 +132,27 @@ CREATE TABLE IF NOT EXISTS predictions (
     paused_until REAL NOT NULL DEFAULT 0, callback_url TEXT
 );
 CREATE INDEX IF NOT EXISTS predictions_key ON predictions (idempotency_key);
+CREATE TABLE IF NOT EXISTS feedback (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL, request_id TEXT NOT NULL, created_at REAL NOT NULL,
+    response TEXT, notes TEXT, idempotency_key TEXT NOT NULL, fingerprint TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_request ON feedback (request_id);
+CREATE INDEX IF NOT EXISTS feedback_key ON feedback (idempotency_key);
 """
 
 _FILE_COLUMNS = "id, filename, bytes, purpose, created_at, md5"
 _PREDICTION_COLUMNS = (
     "id, media, domain, created_at, ready_at, batch, response, message, usage, idempotency_key, fingerprint, "
-    "paused_until, callback_url"
+    "paused_until, callback_url, request"
 )
+_FEEDBACK_COLUMNS = "id, request_id, created_at, response, notes, idempotency_key, fingerprint"
 # Columns added after the first release: a state file written before them gets them on open.
-_ADDED_COLUMNS = {"paused_until": "REAL NOT NULL DEFAULT 0", "callback_url": "TEXT"}
+_ADDED_COLUMNS = {
+    "paused_until": "REAL NOT NULL DEFAULT 0",
+    "callback_url": "TEXT",
+    "request": "TEXT NOT NULL DEFAULT '{}'",
+}
 
 
 class SqliteStore:
@@ -145,6 +174,7 @@ class SqliteStore:
     def clear(self) -> None:
         self._db.execute("DELETE FROM files")
         self._db.execute("DELETE FROM predictions")
+        self._db.execute("DELETE FROM feedback")
 
     def add_file(self, record: FileRecord, content: bytes) -> None:
         self._db.execute(
@@ -182,7 +212,7 @@ class SqliteStore:
 
     def add_prediction(self, record: PredictionRecord) -> None:
         self._db.execute(
-            f"INSERT INTO predictions ({_PREDICTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO predictions ({_PREDICTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.id,
                 record.media,
@@ -197,6 +227,7 @@ class SqliteStore:
                 record.fingerprint,
                 record.paused_until,
                 record.callback_url,
+                json.dumps(record.request),
             ),
         )
 
@@ -226,6 +257,47 @@ class SqliteStore:
         )
         return int(cursor.rowcount)
 
+    def add_feedback(self, record: FeedbackRecord) -> None:
+        self._db.execute(
+            f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.id,
+                record.request_id,
+                record.created_at,
+                None if record.response is None else json.dumps(record.response),
+                record.notes,
+                record.idempotency_key,
+                record.fingerprint,
+            ),
+        )
+
+    def feedback_for(self, request_id: str, offset: int, limit: int) -> list[FeedbackRecord]:
+        rows = self._db.execute(
+            f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE request_id = ? ORDER BY seq LIMIT ? OFFSET ?",
+            (request_id, limit, offset),
+        ).fetchall()
+        return [_feedback(row) for row in rows]
+
+    def feedback_by_key(self, key: str) -> FeedbackRecord | None:
+        row = self._db.execute(
+            f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE idempotency_key = ? ORDER BY seq DESC LIMIT 1",
+            (key,),
+        ).fetchone()
+        return _feedback(row) if row else None
+
+
+def _feedback(row: tuple[Any, ...]) -> FeedbackRecord:
+    fid, request_id, created, response, notes, key, fingerprint = row
+    return FeedbackRecord(
+        id=fid,
+        request_id=request_id,
+        created_at=created,
+        response=None if response is None else json.loads(response),
+        notes=notes,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+    )
+
 
 def _prediction(row: tuple[Any, ...]) -> PredictionRecord:
     (
@@ -242,6 +314,7 @@ def _prediction(row: tuple[Any, ...]) -> PredictionRecord:
         fingerprint,
         paused,
         callback,
+        request,
     ) = row
     return PredictionRecord(
         id=pid,
@@ -257,6 +330,7 @@ def _prediction(row: tuple[Any, ...]) -> PredictionRecord:
         fingerprint=fingerprint,
         paused_until=paused,
         callback_url=callback,
+        request=json.loads(request or "{}"),
     )
 
 

@@ -9,7 +9,7 @@ The operators and the sensor wait through the hook, as dbt Cloud's operators wai
 ``DbtCloudHook.wait_for_job_run_status``: ``check_prediction`` right after submitting,
 ``wait_for_prediction``/``wait_for_predictions`` on the worker, ``settle_event`` after the
 trigger, and ``prediction_record`` to turn a terminal prediction into the task's result or its
-typed error. The hook holds no HTTP and no loop of its own: it runs the client's public wait API
+typed error. ``submit_feedback``/``get_feedback`` send reviewers' corrections back. The hook holds no HTTP and no loop of its own: it runs the client's public wait API
 (``client.waiting``), the very loop the trigger runs.
 """
 
@@ -34,6 +34,8 @@ from airflow_provider_vlm.client import (
     AuthenticationError,
     ClientSettings,
     ConfigurationError,
+    FeedbackListResponse,
+    FeedbackSubmitResponse,
     Prediction,
     PredictionFailedError,
     PredictionStatus,
@@ -372,6 +374,28 @@ class VlmHook(BaseHook):
             except VlmError as exc:
                 return False, f"{settings.base_url} answered but is not healthy: {exc}"
         return True, f"Connected to {settings.base_url}; the API key was accepted."
+
+    # --- feedback: corrections sent back to the platform ------------------------------------------
+
+    def submit_feedback(
+        self,
+        request_id: str,
+        *,
+        response: Mapping[str, Any] | None = None,
+        notes: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> FeedbackSubmitResponse:
+        """Send a reviewer's corrected fields and/or notes for prediction ``request_id``.
+
+        A step that may run again (a retried task) passes an ``idempotency_key`` derived from what
+        it sends, so a server that honours the header keeps one record; the client never resends
+        a submit that may have arrived (see ``docs/client.md``, Feedback).
+        """
+        return self.get_client().feedback.submit(request_id, response, notes, idempotency_key=idempotency_key)
+
+    def get_feedback(self, request_id: str, *, offset: int = 0, limit: int = 10) -> FeedbackListResponse:
+        """The feedback kept for prediction ``request_id`` (oldest first), one page."""
+        return self.get_client().feedback.get(request_id, offset=offset, limit=limit)
 
     # --- waiting: what the operators and the sensor share ----------------------------------------
 

@@ -20,7 +20,15 @@ from PIL import Image
 from pydantic import BaseModel
 from vlmrun.client import VLMRun
 from vlmrun.client.exceptions import AuthenticationError, ResourceNotFoundError, ValidationError
-from vlmrun.client.types import GenerationConfig, MarkdownDocument, SchemaResponse
+from vlmrun.client.types import (
+    FeedbackListResponse,
+    FeedbackSubmitResponse,
+    GenerationConfig,
+    MarkdownDocument,
+    RequestMetadata,
+    SchemaResponse,
+)
+from vlmrun.common.viz import get_boxes_from_response
 
 CHECKS: list[tuple[str, Callable[[], None]]] = []
 
@@ -48,6 +56,15 @@ def set_faults(base_url: str, **settings: object) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 200
+
+
+def dev_prediction(base_url: str, prediction_id: str) -> dict[str, object]:
+    """What the dev server recorded of a prediction's request (its admin route)."""
+    with urllib.request.urlopen(
+        f"{base_url.rstrip('/')}/_dev/predictions/{prediction_id}", timeout=10
+    ) as answer:
+        result: dict[str, object] = json.loads(answer.read())
+        return result
 
 
 def main() -> int:
@@ -212,6 +229,86 @@ def main() -> int:
             if status != seen[-1]:
                 seen.append(status)
         assert seen[0] == "paused" and seen[-1] == "completed", seen
+
+    @check
+    def confidence_and_boxes_for_invoice_id_and_total() -> None:
+        prediction = client.document.generate(
+            file=state["file_id"],
+            domain="document.invoice",
+            config=GenerationConfig(confidence=True, grounding=True),
+        )
+        response = prediction.response
+        assert response["invoice_id"] == expected_id
+        for field in ("invoice_id", "total_amount"):
+            meta = response[f"{field}_metadata"]
+            assert meta["confidence"] >= 0.95, meta  # read from the embedded XML
+            x, y, w, h = meta["bbox"]["xywh"]
+            assert x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= 1 and y + h <= 1, meta
+        # The SDK's own renderer finds the boxes.
+        fields = {box["field"] for box in get_boxes_from_response(prediction)}
+        assert {"invoice_id", "total_amount"} <= fields, fields
+
+    @check
+    def autocast_still_casts_with_confidence() -> None:
+        prediction = client.document.generate(
+            file=state["file_id"],
+            domain="document.invoice",
+            config=GenerationConfig(confidence=True),
+            autocast=True,
+        )
+        assert not isinstance(prediction.response, dict), type(prediction.response)
+        assert prediction.response.invoice_id == expected_id
+
+    @check
+    def feedback_submit_then_read_back() -> None:
+        prediction_id = state["prediction_id"]
+        sent = client.feedback.submit(prediction_id, response={"invoice_id": expected_id}, notes="checked")
+        assert isinstance(sent, FeedbackSubmitResponse) and sent.request_id == prediction_id
+        listed = client.feedback.get(prediction_id)
+        assert isinstance(listed, FeedbackListResponse) and listed.request_id == prediction_id
+        assert [item.id for item in listed.items] == [sent.id]
+        assert listed.items[0].response == {"invoice_id": expected_id} and listed.items[0].notes == "checked"
+
+    @check
+    def feedback_for_an_unknown_prediction_is_refused() -> None:
+        try:
+            client.feedback.submit("no-such-prediction", notes="x")
+        except ResourceNotFoundError:
+            return
+        raise AssertionError("feedback for an unknown prediction was accepted")
+
+    @check
+    def flex_is_billed_half() -> None:
+        standard = client.document.generate(file=state["file_id"], domain="document.invoice")
+        flex = client.document.generate(
+            file=state["file_id"], domain="document.invoice", config=GenerationConfig(service_tier="flex")
+        )
+        assert standard.usage.credits_used and flex.usage.credits_used
+        assert flex.usage.credits_used * 2 == standard.usage.credits_used, (flex.usage, standard.usage)
+
+    @check
+    def request_metadata_is_recorded_as_sent() -> None:
+        prediction = client.document.generate(
+            file=state["file_id"],
+            domain="document.invoice",
+            batch=True,
+            metadata=RequestMetadata(environment="prod", allow_training=False, session_id="night-1"),
+            config=GenerationConfig(service_tier="flex"),
+        )
+        recorded = dev_prediction(base_url, prediction.id)["request"]
+        assert isinstance(recorded, dict), recorded
+        assert recorded["metadata"] == {
+            "environment": "prod",
+            "allow_training": False,
+            "session_id": "night-1",
+        }
+        assert recorded["service_tier"] == "flex", recorded
+
+    @check
+    def schema_hash_and_version() -> None:
+        first, again = client.get_schema("document.invoice"), client.get_schema("document.invoice")
+        assert first.schema_hash and first.schema_version
+        assert (first.schema_hash, first.schema_version) == (again.schema_hash, again.schema_version)
 
     failed = 0
     for name, func in CHECKS:

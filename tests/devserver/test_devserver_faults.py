@@ -195,7 +195,7 @@ def test_responses_replace_the_engine_result_for_that_domain(dev: Any, api: http
     response = body["response"]
     assert {k: response[k] for k in canned} == canned
     assert response["_devserver"]["engine"] == "fault"  # still marked as the dev server's
-    assert body["usage"]["credits_used"] == 1  # the engine's usage: one page
+    assert body["usage"]["credits_used"] == 2  # the engine's usage: one page, two credits
     # Other domains still get the engine's result.
     other = _generate(api, file_id, domain="document.markdown", batch=False).json()
     assert other["response"]["_devserver"]["engine"] == "markdown"

@@ -77,7 +77,8 @@ def test_batch_prediction_walks_the_states(api: httpx.Client) -> None:
     assert seen == ["enqueued", "pending", "running", "completed"]
     done = api.get(f"/predictions/{body['id']}").json()
     assert done["completed_at"] is not None
-    assert done["usage"] == {"elements_processed": 2, "element_type": "page", "credits_used": 2}
+    # Two credits per page at the standard tier.
+    assert done["usage"] == {"elements_processed": 2, "element_type": "page", "credits_used": 4}
     pages = done["response"]["pages"]
     assert [p["page_number"] for p in pages] == [0, 1]
     assert "Hello dev server" in pages[0]["content"]
@@ -158,7 +159,7 @@ def test_image_generate_with_data_url(api: httpx.Client) -> None:
     ).json()
     assert body["status"] == "completed"
     assert body["type"] == "image"
-    assert body["usage"] == {"elements_processed": 2, "element_type": "image", "credits_used": 2}
+    assert body["usage"] == {"elements_processed": 2, "element_type": "image", "credits_used": 4}
     assert body["response"]["caption"] is None
     assert body["response"]["_devserver"]["engine"] == "generic"
 

@@ -72,5 +72,7 @@ def test_official_sdk_drives_the_dev_server(dev: Any, invoice_set: InvoiceSet) -
         "GET /hub/domains",
         "POST /hub/schema",
         "GET /models",
+        "POST /feedback/submit",
+        "GET /feedback/{request_id}",
     ):
         assert requests.get(route, 0) >= 1, (route, requests)

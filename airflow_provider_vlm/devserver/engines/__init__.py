@@ -12,6 +12,9 @@ from .. import shaping
 from . import generic, invoice, markdown
 from .base import MARKER_KEY, EngineError, EngineInput, EngineResult
 
+#: What a field's metadata sibling is named after: ``invoice_id`` -> ``invoice_id_metadata``.
+METADATA_SUFFIX = "_metadata"
+
 __all__ = ["EngineError", "EngineInput", "EngineResult", "requested_schema", "run"]
 
 
@@ -36,11 +39,20 @@ def requested_schema(config: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def shape(schema: dict[str, Any], response: dict[str, Any]) -> dict[str, Any] | Any:
-    """``response``'s fields shaped to ``schema``; the mark says which fields were filled how."""
-    extracted = {k: v for k, v in response.items() if k != MARKER_KEY}
+    """``response``'s fields shaped to ``schema``; the mark says which fields were filled how.
+
+    A field filled from an extracted one takes that field's ``X_metadata`` along, under its own
+    name (``invoice_number_metadata`` from ``invoice_id_metadata``).
+    """
+    extracted = {k: v for k, v in response.items() if k != MARKER_KEY and not k.endswith(METADATA_SUFFIX)}
     mark = dict(response.get(MARKER_KEY) or {})
     value, report = shaping.conform(schema, extracted)
     if isinstance(value, dict) and shaping.allows_extra_keys(schema):
+        for name in report.extracted:
+            key = shaping.source_key(name, extracted)
+            found = response.get(f"{key}{METADATA_SUFFIX}") if key else None
+            if found is not None and f"{name}{METADATA_SUFFIX}" not in value:
+                value[f"{name}{METADATA_SUFFIX}"] = found
         value[MARKER_KEY] = {**mark, "schema": "config.json_schema", "fields": report.to_wire()}
     return value
 

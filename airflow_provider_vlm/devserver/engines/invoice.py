@@ -1,16 +1,21 @@
 """``document.invoice``: the embedded e-invoice XML when there is one, else the PDF's text layer.
 
-A plain CII or UBL XML upload (XRechnung is often sent bare) is read the same way.
+A plain CII or UBL XML upload (XRechnung is often sent bare) is read the same way. With
+``config.confidence``/``config.grounding``, each extracted field gets its ``X_metadata``
+(``grounding``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pypdf import PdfReader
+
 from .. import domains
-from . import einvoice, invoice_text
+from . import einvoice, grounding, invoice_text
 from .base import EngineError, EngineInput, EngineResult, marker, usage
-from .pdf import embedded_files, is_pdf, open_pdf, page_texts
+from .invoice_text import Found
+from .pdf import embedded_files, is_pdf, open_pdf, page_texts, text_runs
 
 DOMAIN = "document.invoice"
 
@@ -20,19 +25,34 @@ def run(inp: EngineInput) -> EngineResult:
         raise ValueError("the invoice engine needs file content")
     if not is_pdf(inp.content) and inp.content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         fields = einvoice.map_invoice(einvoice.parse(inp.content))
-        return EngineResult(_complete(fields, marker("invoice-xml", source=inp.filename)), usage(1, "page"))
+        extra = _metadata(inp, grounding.from_xml(fields), None)
+        return EngineResult(
+            _complete(fields, extra, marker("invoice-xml", source=inp.filename)), usage(1, "page")
+        )
     reader = open_pdf(inp.content)
     pages = usage(len(reader.pages), "page")
     attachments = embedded_files(reader)
     name = _invoice_attachment(attachments)
     if name is not None:
         fields = einvoice.map_invoice(einvoice.parse(attachments[name]))
-        return EngineResult(_complete(fields, marker("invoice-xml", source=name)), pages)
+        extra = _metadata(inp, grounding.from_xml(fields), reader)
+        return EngineResult(_complete(fields, extra, marker("invoice-xml", source=name)), pages)
     text = "\n".join(page_texts(reader))
     if not text.strip():
         raise EngineError("the PDF has no text layer and no embedded invoice XML (scanned image?)")
-    fields = invoice_text.parse(text)
-    return EngineResult(_complete(fields, marker("invoice-text", found=sorted(fields))), pages)
+    found = invoice_text.parse_with_methods(text)
+    fields = {field: item.value for field, item in found.items()}
+    extra = _metadata(inp, found, reader)
+    return EngineResult(_complete(fields, extra, marker("invoice-text", found=sorted(fields))), pages)
+
+
+def _metadata(inp: EngineInput, found: dict[str, Found], reader: PdfReader | None) -> dict[str, Any]:
+    """The ``X_metadata`` siblings the request asked for (none unless it did)."""
+    confidence, boxes = grounding.requested(inp.config)
+    if not (confidence or boxes):
+        return {}
+    runs = text_runs(reader) if reader is not None else []
+    return grounding.metadata(found, runs, confidence=confidence, grounding=boxes)
 
 
 def _invoice_attachment(attachments: dict[str, bytes]) -> str | None:
@@ -51,8 +71,8 @@ def _invoice_attachment(attachments: dict[str, bytes]) -> str | None:
     return None
 
 
-def _complete(fields: dict[str, Any], mark: dict[str, Any]) -> dict[str, Any]:
-    """Every schema field present (null when unknown), then the dev server's mark."""
+def _complete(fields: dict[str, Any], extra: dict[str, Any], mark: dict[str, Any]) -> dict[str, Any]:
+    """Every schema field present (null when unknown), the ``X_metadata`` siblings, the dev server's mark."""
     schema = domains.json_schema(DOMAIN) or {}
     base = domains.empty_instance(schema)
-    return {**base, **fields, **mark}
+    return {**base, **fields, **extra, **mark}

@@ -3,11 +3,18 @@
 Text layers come out in odd orders (a value before its label, a label and its value on two
 lines), so each field is looked for right after its label, then just before it on the same line.
 Anything not found stays null: a partial result, never a guess from unrelated text.
+
+``parse_with_methods`` also says how each field was found (``Found.how``): ``label`` (right
+after its label), ``label-before`` (just before it, as some text layers glue them),
+``label-generic`` (after a generic label such as a bare "Total"), ``pattern`` (a shape guess with
+no label: a company suffix, an amount with a currency sign), ``count`` (the currency marks most
+used; ``share`` is that currency's share of them). ``grounding`` turns that into a confidence.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -79,47 +86,52 @@ _TAX_LABEL = re.compile(
     re.IGNORECASE,
 )
 _WINDOW = 80
+#: Total labels that name the amount due; a bare "total" or "totaal" may be a subtotal's line.
+_GENERIC_TOTALS = ("total", "totaal")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A field's value, how it was found (see the module docstring) and the text it was read from."""
+
+    value: Any
+    how: str
+    share: float = 1.0
+    #: The text as the page has it (``Aug 3, 2014`` for ``2014-08-03``), where it differs.
+    raw: str | None = None
 
 
 def parse(text: str) -> dict[str, Any]:
     """The fields found in ``text``; keys absent when not found."""
-    out: dict[str, Any] = {}
-    invoice_id = _invoice_id(text)
-    if invoice_id:
-        out["invoice_id"] = invoice_id
-    issue = _labelled_date(text, _ISSUE_LABELS)
-    if issue:
-        out["invoice_issue_date"] = issue
-    due = _labelled_date(text, _DUE_LABELS)
-    if due:
-        out["invoice_due_date"] = due
-    total = _total(text)
-    if total is not None:
-        out["total_amount"] = total
-    subtotal = _labelled_amount(text, _SUBTOTAL_LABELS)
-    if subtotal is not None:
-        out["subtotal"] = subtotal
-    tax = _amount_after(text, _TAX_LABEL)
-    if tax is not None:
-        out["tax_amount"] = tax
-    currency = _currency(text)
-    if currency:
-        out["currency"] = currency
+    return {name: found.value for name, found in parse_with_methods(text).items()}
+
+
+def parse_with_methods(text: str) -> dict[str, Found]:
+    """The fields found in ``text``, each with how it was found; keys absent when not found."""
+    out: dict[str, Found | None] = {
+        "invoice_id": _invoice_id(text),
+        "invoice_issue_date": _labelled_date(text, _ISSUE_LABELS),
+        "invoice_due_date": _labelled_date(text, _DUE_LABELS),
+        "total_amount": _labelled_amount(text, _TOTAL_LABELS, generic=_GENERIC_TOTALS),
+        "subtotal": _labelled_amount(text, _SUBTOTAL_LABELS),
+        "tax_amount": _amount_after(text, _TAX_LABEL),
+        "currency": _currency(text),
+    }
     issuer = _COMPANY.search(text)
     if issuer:
-        out["issuer_name"] = " ".join(issuer.group(1).split()).strip(" ,")
-    return out
+        out["issuer_name"] = Found(" ".join(issuer.group(1).split()).strip(" ,"), "pattern")
+    return {name: found for name, found in out.items() if found is not None}
 
 
-def _invoice_id(text: str) -> str | None:
+def _invoice_id(text: str) -> Found | None:
     for label in _ID_LABEL.finditer(text):
         line_start = text.rfind("\n", 0, label.start()) + 1
         before = _ID_BEFORE.search(text[line_start : label.start()])
         if before and _has_digit(before.group(1)) and _COLON_NEXT.match(text, label.end()):
-            return before.group(1)
+            return Found(before.group(1), "label-before")
         after = _ID_AFTER.match(text, label.end())
         if after and _has_digit(after.group(1)):
-            return after.group(1)
+            return Found(after.group(1), "label")
     return None
 
 
@@ -127,28 +139,29 @@ def _has_digit(value: str) -> bool:
     return any(ch.isdigit() for ch in value)
 
 
-def _labelled_date(text: str, labels: str) -> str | None:
+def _labelled_date(text: str, labels: str) -> Found | None:
     for match in re.finditer(rf"(?:{labels})\s*:?", text, re.IGNORECASE):
         found = _first_date(text[match.end() : match.end() + _WINDOW])
         if found:
-            return found
+            return Found(found[0], "label", raw=found[1])
         line_start = text.rfind("\n", 0, match.start()) + 1
         found = _first_date(text[line_start : match.start()])
         if found:
-            return found
+            return Found(found[0], "label-before", raw=found[1])
     return None
 
 
-def _first_date(chunk: str) -> str | None:
-    best: tuple[int, str] | None = None
+def _first_date(chunk: str) -> tuple[str, str] | None:
+    """The first date in ``chunk``: (ISO date, the text it was read from)."""
+    best: tuple[int, str, str] | None = None
     for pattern in _DATE_PATTERNS:
         for match in pattern.finditer(chunk):
             value = _to_iso(pattern, match)
             if value and (best is None or match.start() < best[0]):
-                best = (match.start(), value)
+                best = (match.start(), value, match.group(0))
             if value:
                 break
-    return best[1] if best else None
+    return (best[1], best[2]) if best else None
 
 
 def _to_iso(pattern: re.Pattern[str], match: re.Match[str]) -> str | None:
@@ -177,30 +190,30 @@ def to_number(raw: str) -> float:
     return float(f"{integer}.{cleaned[-2:]}") if decimal_sep in ".," else float(cleaned)
 
 
-def _total(text: str) -> float | None:
-    return _labelled_amount(text, _TOTAL_LABELS)
-
-
-def _labelled_amount(text: str, labels: str) -> float | None:
+def _labelled_amount(text: str, labels: str, generic: tuple[str, ...] = ()) -> Found | None:
     """The first amount after the first label (in the order given) that has one."""
     for label in labels.split("|"):
         found = _amount_after(text, re.compile(rf"\b{label}\b\s*[:*]?", re.IGNORECASE))
         if found is not None:
+            if label in generic and found.how == "label":
+                return Found(found.value, "label-generic", raw=found.raw)
             return found
     return None
 
 
-def _amount_after(text: str, label: re.Pattern[str]) -> float | None:
+def _amount_after(text: str, label: re.Pattern[str]) -> Found | None:
     for match in label.finditer(text):
         window = text[match.end() : match.end() + _WINDOW].split("\n", 1)[0]
         found = [m for m in (_AMOUNT.search(window), _INTEGER_AMOUNT.search(window)) if m]
         if found:
             first = min(found, key=lambda m: m.start())
-            return float(first.group(1)) if first.re is _INTEGER_AMOUNT else to_number(first.group(0))
+            if first.re is _INTEGER_AMOUNT:  # "€ 12" with no decimals: a shape guess
+                return Found(float(first.group(1)), "pattern", raw=first.group(1))
+            return Found(to_number(first.group(0)), "label", raw=first.group(0).strip())
     return None
 
 
-def _currency(text: str) -> str | None:
+def _currency(text: str) -> Found | None:
     counts = {code: len(pattern.findall(text)) for code, pattern in _CURRENCIES}
     code, count = max(counts.items(), key=lambda item: item[1])
-    return code if count else None
+    return Found(code, "count", count / sum(counts.values())) if count else None
