@@ -20,6 +20,8 @@ from airflow.providers.openlineage.extractors import OperatorLineage
 #: Prediction ids listed in the run facet at most (a nightly batch may hold ten thousand).
 MAX_PREDICTION_IDS = 100
 FACET_NAME = "vlm"
+#: Where the facet's JSON schema is published: the docs site serves ``docs/openlineage/VlmRunFacet.json``.
+FACET_SCHEMA_URL = "https://airflow-provider-vlm.readthedocs.io/en/stable/openlineage/VlmRunFacet.json"
 
 
 @attr.define
@@ -43,7 +45,7 @@ class VlmRunFacet(RunFacet):
 
     @staticmethod
     def _get_schema() -> str:
-        return "https://airflow-provider-vlm.readthedocs.io/openlineage/VlmRunFacet.json"
+        return FACET_SCHEMA_URL
 
 
 def dataset(location: Any) -> Dataset:

@@ -166,3 +166,37 @@ def test_batch_progress_counts_failed_apart_with_rate_and_eta() -> None:
     assert len(log.lines) == 1  # no change, under a minute since the last line
     progress.record([], 121.0)
     assert log.lines[-1].startswith("2/4 done (1 completed, 1 failed); 1.0/min, about 2 min 1 s left")
+
+
+def test_run_facet_matches_its_published_schema() -> None:
+    """The ``_schemaURL`` names a file the docs site publishes, and the facet as emitted fits it."""
+    import json
+    from pathlib import Path
+
+    import attr
+    import jsonschema
+
+    from airflow_provider_vlm.lineage import FACET_SCHEMA_URL, operator_lineage
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    site_url = next(
+        line.split(":", 1)[1].strip()
+        for line in (docs.parent / "mkdocs.yml").read_text().splitlines()
+        if line.startswith("site_url:")
+    )
+    assert FACET_SCHEMA_URL.startswith(site_url)
+    schema = json.loads((docs / FACET_SCHEMA_URL.removeprefix(site_url)).read_text())
+    assert schema["$id"] == FACET_SCHEMA_URL
+    facet = operator_lineage(
+        inputs=[],
+        domain="document.invoice",
+        model="vlm-1",
+        media="document",
+        prediction_ids=["p-1", "p-2"],
+        credits_used=4.0,
+    ).run_facets["vlm"]
+    assert facet._schemaURL == FACET_SCHEMA_URL
+    emitted = {k: v for k, v in attr.asdict(facet).items() if not k.startswith("_")}
+    facet_schema = schema["$defs"]["VlmRunFacet"]["allOf"][1]
+    jsonschema.validate(emitted, facet_schema)
+    assert set(emitted) == set(facet_schema["properties"])
