@@ -113,14 +113,29 @@ def test_min_confidence_param_sets_the_floor(
 
 
 @pytest.mark.timeout(300)
-def test_max_credits_param_stops_the_night_naming_the_budget(
-    lone_dag: tuple[Path, Path], dev: Any, folders: tuple[Path, Path], invoice_set: InvoiceSet
+@pytest.mark.parametrize(
+    ("conf", "variable"),
+    [
+        pytest.param({"max_credits": 0.5}, None, id="param"),
+        pytest.param({}, "0.5", id="variable"),  # no param: the Variable vlm_invoice_max_credits
+    ],
+)
+def test_max_credits_stops_the_night_naming_the_budget(
+    lone_dag: tuple[Path, Path],
+    dev: Any,
+    folders: tuple[Path, Path],
+    invoice_set: InvoiceSet,
+    monkeypatch: pytest.MonkeyPatch,
+    conf: dict[str, Any],
+    variable: str | None,
 ) -> None:
     """A budget below one invoice's bill: nothing is submitted, the task fails naming the budget."""
     inbox, _ = folders
+    if variable is not None:
+        monkeypatch.setenv("AIRFLOW_VAR_VLM_INVOICE_MAX_CREDITS", variable)
     stage(inbox, NIGHT, [invoice_set.einvoices[0].path, invoice_set.einvoices[1].path])
-    result = run_nightly(lone_dag, dev, folders, RUN_AFTER, {"night": NIGHT, "max_credits": 0.5})
+    result = run_nightly(lone_dag, dev, folders, RUN_AFTER, {"night": NIGHT, **conf})
     assert result.state == "failed", result.tail()
     assert result.task("extract")["state"] == "failed"
-    assert "max_credits=0.5" in result.output, result.tail()
+    assert "max_credits=0.5 reached" in result.output, result.tail()
     assert dev.stats()["predictions_created"] == 0
