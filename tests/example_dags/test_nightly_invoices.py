@@ -78,11 +78,11 @@ def test_demo_on_generated_samples(tmp_path: Path) -> None:
         assert name in stdout
     # The sample night holds text-only invoices the server was unsure of: the printed report
     # names them and says why; and it gives the night's bill by tier.
-    unsure = {name for name, row in by_file.items() if any(p["why"] == "confidence" for p in row["problems"])}
-    assert unsure
+    to_review = {n for n, row in by_file.items() if any(p["why"] == "confidence" for p in row["problems"])}
+    assert to_review
     for line in stdout.splitlines():
         name = line.strip().split(" ", 1)[0]
-        if name in unsure:
+        if name in to_review:
             assert "[confidence]" in line, line
     assert "Credits billed: " in stdout and " at flex" in stdout
     assert "Output files:" in stdout and "issuer_summary.json" in stdout
