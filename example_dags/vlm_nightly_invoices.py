@@ -10,6 +10,25 @@ failing the run. A night with no invoice at all fails at once (``min_inputs=1``)
 is a missed delivery, not a quiet night. The file needs only Airflow and the provider: copy it
 into a deployment's DAG folder as it is.
 
+How the night is run, as a finance team would:
+
+- Cost: ``service_tier="flex"``, half the standard credits. Nobody waits for a 02:00 batch, so it
+  can wait for the platform's spare capacity. ``max_credits`` caps what one night may bill: the
+  ``max_credits`` param, else the Variable ``vlm_invoice_max_credits``, else 100 credits. That is
+  about 100 one-page invoices at flex (the sample night of 12 bills 12): room for a busy night, while
+  a wrong folder or a delivery dropped twice stops there, before it is billed, and fails the task
+  naming the budget. Raise the Variable and Clear the task to go on: nothing is billed twice.
+- Privacy: ``allow_training=False``. Invoices carry names, addresses and bank details, and the
+  platform's default lets it train on what it is sent.
+- Confidence: ``confidence=True`` asks for a confidence per extracted field. A required field
+  (invoice id, issuer, total, currency, issue date) below the ``min_confidence`` param (default
+  0.6) sends the invoice to review, like one that fails a rule. Fields read from an e-invoice's
+  embedded XML come back near-certain; a value the model only guessed from its shape (say an
+  issuer found by its company suffix, with no label) does not make 0.6.
+
+The report and ``invoices.jsonl`` say, for each flagged invoice, which fields and why (``rule``:
+a failed rule, ``confidence``: below the floor). The summary gives the credits billed per tier.
+
 Point it at real data: set the DAG params (or the environment variables ``VLM_INVOICE_SOURCE`` and
 ``VLM_INVOICE_OUTPUT``) to any folder or bucket Airflow's object storage can read, e.g.
 ``s3://acme-invoices/inbox`` (with an ``aws_default`` connection), and the ``vlm_default``
@@ -49,6 +68,10 @@ _HOME = os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
 SOURCE = os.environ.get("VLM_INVOICE_SOURCE", f"file://{_HOME}/vlm_demo/inbox")
 OUTPUT = os.environ.get("VLM_INVOICE_OUTPUT", f"file://{_HOME}/vlm_demo/output")
 _NIGHT_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: Below this a required field's confidence sends the invoice to review (see the docstring).
+MIN_CONFIDENCE = 0.6
+#: Credits one night may bill when neither the param nor the Variable says otherwise.
+MAX_CREDITS = 100
 
 
 def night_of(requested: Any, data_interval_start: datetime | None, run_after: datetime | None) -> str:
@@ -76,6 +99,42 @@ def night_of(requested: Any, data_interval_start: datetime | None, run_after: da
     return (run_after.astimezone(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
 
 
+def review_of(row: dict[str, Any], min_confidence: float) -> dict[str, Any]:
+    """What a person must look at in one output row: ``problems`` and ``review_fields``.
+
+    Each problem is ``{"field", "message", "rule", "why"}``, ``why`` being ``rule`` (an invoice
+    rule failed) or ``confidence`` (a required field below ``min_confidence``); ``review_fields``
+    maps each flagged field to those reasons. An extraction that did not complete has neither:
+    its status says why.
+    """
+    if row.get("status") != "completed":
+        return {"problems": [], "review_fields": {}}
+    response = row.get("response")
+    found = [(problem, "rule") for problem in check_invoice(response)]
+    if isinstance(response, dict):
+        floor = check_invoice(response, rules=[], min_confidence=min_confidence)
+        found += [(problem, "confidence") for problem in floor]
+    problems = [{**problem.to_dict(), "why": why} for problem, why in found]
+    fields: dict[str, list[str]] = {}
+    for problem in problems:
+        reasons = fields.setdefault(problem["field"], [])
+        if problem["why"] not in reasons:
+            reasons.append(problem["why"])
+    return {"problems": problems, "review_fields": fields}
+
+
+def reasons_for_report(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with each problem as ``[rule] message`` or ``[confidence] message`` for the report."""
+    return {**row, "problems": [f"[{p['why']}] {p['message']}" for p in row.get("problems") or []]}
+
+
+def credits_line(by_tier: dict[str, float], budget: dict[str, Any] | None) -> str:
+    """``Credits billed: 12 at flex (max_credits 100)``: the batch's bill, per service tier."""
+    billed = ", ".join(f"{credits:g} at {tier}" for tier, credits in sorted(by_tier.items())) or "none"
+    cap = f" (max_credits {budget['max_credits']:g})" if budget and "max_credits" in budget else ""
+    return f"Credits billed: {billed}{cap}"
+
+
 with DAG(
     dag_id="vlm_nightly_invoices",
     description="Extract, check and summarise the night's invoices with VLM Run",
@@ -91,6 +150,20 @@ with DAG(
             type=["null", "string"],
             title="Night (YYYY-MM-DD)",
             description="the night to process, e.g. 2026-11-20; empty: the night before the run",
+        ),
+        "min_confidence": Param(
+            MIN_CONFIDENCE,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="a required field below this confidence sends the invoice to review",
+        ),
+        "max_credits": Param(
+            None,
+            type=["null", "number"],
+            exclusiveMinimum=0,
+            description=f"most credits the night may bill; empty: the Variable vlm_invoice_max_credits, "
+            f"else {MAX_CREDITS}",
         ),
     },
     default_args={
@@ -136,31 +209,51 @@ with DAG(
         max_failed_fraction=1.0,
         # ...but a night without a single invoice is: the delivery is missing.
         min_inputs=1,
+        # Cost, privacy, confidence: see the DAG's docs.
+        service_tier="flex",
+        allow_training=False,
+        confidence=True,
+        max_credits=(
+            "{{ params.max_credits if params.max_credits is not none "
+            f"else var.value.get('vlm_invoice_max_credits', {MAX_CREDITS}) }}}}"
+        ),
     )
 
     @task
-    def validate_and_report(summary: Any, night: dict[str, str]) -> dict[str, Any]:
+    def validate_and_report(
+        summary: Any, night: dict[str, str], params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Check each extraction; write invoices.jsonl, issuer_summary.json and report.txt; never fail the run."""
+        floor = float((params or {}).get("min_confidence", MIN_CONFIDENCE))
         results = ObjectStoragePath(summary["output"]["results"]) if summary.get("output") else None
         rows: list[dict[str, Any]] = []
         lines = results.read_text().splitlines() if results is not None else []
         for line in lines:
             row = json.loads(line)
-            problems = check_invoice(row.get("response")) if row.get("status") == "completed" else []
-            rows.append({**row, "problems": [problem.to_dict() for problem in problems]})
+            rows.append({**row, **review_of(row, floor)})
         out = ObjectStoragePath(night["output"])
         out.mkdir(parents=True, exist_ok=True)
         (out / "invoices.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
         issuers = summarize_by_issuer(rows)
         (out / "issuer_summary.json").write_text(json.dumps(issuers, indent=2, sort_keys=True))
         flagged = [r for r in rows if is_flagged(r)]
-        table = format_summary_table(issuers, flagged)
-        (out / "report.txt").write_text(table + "\n")
-        log.info("invoices of the night of %s (report: %s):\n%s", night["night"], out / "report.txt", table)
+        credits = summary.get("credits_by_tier") or {}
+        report = "\n".join(
+            [
+                format_summary_table(issuers, [reasons_for_report(r) for r in flagged]),
+                "",
+                credits_line(credits, summary.get("budget")),
+                f"Review: a failed rule ([rule]) or a required field below min_confidence {floor:.2f} "
+                "([confidence]).",
+            ]
+        )
+        (out / "report.txt").write_text(report + "\n")
+        log.info("invoices of the night of %s (report: %s):\n%s", night["night"], out / "report.txt", report)
         return {
             "night": night["night"],
             "invoices": len(rows),
             "failed_validation": [r["input"].rsplit("/", 1)[-1] for r in flagged],
+            "credits_by_tier": credits,
             "output": str(out),
         }
 

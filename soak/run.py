@@ -63,6 +63,9 @@ def run(settings: Settings, work: Workload, docs_page: Path | None = None) -> di
         "PYTHONPATH": str(EXAMPLES),
         "VLM_INVOICE_SOURCE": f"{prefix}/inbox",
         "VLM_INVOICE_OUTPUT": f"{prefix}/output",
+        # Its max_credits Variable: the default (100) fits a real night, not thousands of
+        # documents; ten credits per one-page document leaves room for any tier's rate.
+        "AIRFLOW_VAR_VLM_INVOICE_MAX_CREDITS": str(10 * max(work.docs, 1)),
     }
     with Deployment(settings, _dags_folder(workdir, dag_ids)) as d:
         d.up(extra)

@@ -59,15 +59,32 @@ def test_demo_on_generated_samples(tmp_path: Path) -> None:
                 "field": "invoice_id",
                 "message": "missing invoice_id",
                 "rule": "required_fields",
+                "why": "rule",
             } in problems
-        # Every deliberately bad invoice is flagged, embedded XML or text layer; no good one is.
-        assert bool(problems) == (entry["bad"] is not None), (entry, problems)
+        # Every deliberately bad invoice fails a rule, embedded XML or text layer; no good one does.
+        rule_problems = [p for p in problems if p["why"] == "rule"]
+        assert bool(rule_problems) == (entry["bad"] is not None), (entry, problems)
+        # What the server read from an e-invoice's XML is certain: only text-layer guesses go to
+        # review for confidence, each naming its field.
+        unsure = [p for p in problems if p["why"] == "confidence"]
+        if entry["embedded"]:
+            assert unsure == [], (entry, problems)
+        assert all(f"{p['field']} confidence" in p["message"] for p in unsure), unsure
     issuers = json.loads((out / "issuer_summary.json").read_text())
     assert sum(i["count"] for i in issuers) == 8
     flagged = {e["file"] for e in entries if e["bad"]}
     assert flagged
     for name in flagged:
         assert name in stdout
+    # The sample night holds text-only invoices the server was unsure of: the printed report
+    # names them and says why; and it gives the night's bill by tier.
+    to_review = {n for n, row in by_file.items() if any(p["why"] == "confidence" for p in row["problems"])}
+    assert to_review
+    for line in stdout.splitlines():
+        name = line.strip().split(" ", 1)[0]
+        if name in to_review:
+            assert "[confidence]" in line, line
+    assert "Credits billed: " in stdout and " at flex" in stdout
     assert "Output files:" in stdout and "issuer_summary.json" in stdout
 
 
