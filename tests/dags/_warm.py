@@ -118,12 +118,14 @@ class Server:
                     conn.settimeout(timeout)
                     try:
                         line = reader.readline()
-                    except TimeoutError:
+                    except BaseException as exc:  # the run's bound, or pytest-timeout's: stop the run
                         with contextlib.suppress(ProcessLookupError):
                             os.killpg(pid["pid"], signal.SIGKILL)
-                        raise subprocess.TimeoutExpired(
-                            [__file__, *args], timeout, _read(out), _read(err)
-                        ) from None
+                        if isinstance(exc, TimeoutError):
+                            raise subprocess.TimeoutExpired(
+                                [__file__, *args], timeout, _read(out), _read(err)
+                            ) from None
+                        raise
             if not line:
                 raise RuntimeError(f"the warm Airflow process is gone:\n{self.log()}")
             return int(json.loads(line)["rc"]), _read(out), _read(err)
