@@ -1,26 +1,37 @@
-"""Run one test DAG with ``dag.test()`` in a fresh process with its own ``AIRFLOW_HOME``.
+"""Run one test DAG with ``dag.test()`` in a process of its own with its own ``AIRFLOW_HOME``.
 
-A fresh process per run keeps the test session's Airflow imports (which fix ``AIRFLOW_HOME`` at
-import time) away from the metadata DB the DAG runs against. The child prints one line
-``VLM-RESULT {json}``: run state, task instances, XComs, task state store rows and rendered
-template fields, read from the metadata DB after the run. ``--clear-rerun`` then clears the run's task instances (a user's Clear:
-``clear_number`` + 1) and runs them again, the way ``dag.test()`` would.
+A process per run keeps the test session's Airflow imports (which fix ``AIRFLOW_HOME`` at import
+time) away from the metadata DB the DAG runs against. The process is forked from a warm server
+for that home and DAGs folder (``_warm.py``: Airflow imported, the execution API built), or is a
+fresh ``python _harness.py`` when the run sets Airflow configuration of its own. Either way it
+prints one line ``VLM-RESULT {json}``: run state, task instances, XComs, task state store rows
+and rendered template fields, read from the metadata DB after the run. ``--clear-rerun`` then
+clears the run's task instances (a user's Clear: ``clear_number`` + 1) and runs them again, the
+way ``dag.test()`` would.
 
 This file is listed in ``.airflowignore``: it is a helper, not a DAG.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 DAGS = Path(__file__).resolve().parent
 MARKER = "VLM-RESULT "
+#: The connection's Base URL where a process runs no DAG (migrating, a warm server's start).
+UNUSED_URL = "http://127.0.0.1:9"
+#: Set (to anything) in the test process: every run in a fresh process, no warm server.
+FRESH = "VLM_HARNESS_FRESH"
 
 
 def airflow_env(
@@ -49,16 +60,30 @@ def airflow_env(
     return env
 
 
+_template_lock = threading.Lock()
+_template: list[Path] = []
+
+
 def migrate(home: Path) -> None:
+    """A migrated metadata DB in ``home``: a copy of one ``airflow db migrate`` per test process.
+
+    Migrating takes about 10 s; every home starts from the same empty, migrated DB, so the first
+    call migrates a template and each call copies its ``airflow.db``.
+    """
+    with _template_lock:
+        if not _template:
+            template = Path(tempfile.mkdtemp(prefix="vlm-airflow-template-"))
+            atexit.register(shutil.rmtree, template, ignore_errors=True)
+            subprocess.run(
+                [sys.executable, "-m", "airflow", "db", "migrate"],
+                env=airflow_env(template, UNUSED_URL, "unused"),
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+            _template.append(template)
     home.mkdir(parents=True, exist_ok=True)
-    env = airflow_env(home, "http://127.0.0.1:9", "unused")
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    shutil.copyfile(_template[0] / "airflow.db", home / "airflow.db")
 
 
 @dataclass
@@ -102,21 +127,28 @@ def run_dag(
     dags_folder: Path = DAGS,
 ) -> DagResult:
     """``dag.test()`` of ``dag_id`` from ``dags_folder`` in a child process; the DB read back."""
-    argv = [sys.executable, str(Path(__file__).resolve()), dag_id, "--conf", json.dumps(conf or {})]
-    argv += ["--dags", str(dags_folder)]
+    args = [dag_id, "--conf", json.dumps(conf or {}), "--dags", str(dags_folder)]
     if clear_rerun:
-        argv.append("--clear-rerun")
-    proc = subprocess.run(
-        argv,
-        env=airflow_env(home, base_url, api_key, env, dags_folder),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    output = proc.stdout + proc.stderr
-    result = DagResult(proc.returncode, output)
-    for line in proc.stdout.splitlines():
+        args.append("--clear-rerun")
+    run_env = airflow_env(home, base_url, api_key, env, dags_folder)
+    from _warm import warm_run
+
+    server_env = airflow_env(home, UNUSED_URL, "unused", None, dags_folder)
+    warm = None if os.environ.get(FRESH) else warm_run(home, dags_folder, server_env, run_env)
+    if warm is not None:
+        returncode, stdout, stderr = warm(args, timeout)
+    else:  # the run sets Airflow configuration of its own: a fresh process reads it at import
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), *args],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        returncode, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+    result = DagResult(returncode, stdout + stderr)
+    for line in stdout.splitlines():
         if line.startswith(MARKER):
             data = json.loads(line[len(MARKER) :])
             result.state = data["state"]
@@ -132,7 +164,20 @@ def run_dag(
 # --- the child process -------------------------------------------------------------------------
 
 
-def _collect(dag_id: str, run_id: str) -> dict[str, Any]:
+def _value(raw: Any) -> Any:
+    """A DB value as JSON where it is JSON (XCom and rendered fields are stored serialized)."""
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def collect(dag_id: str, run_id: str) -> dict[str, Any]:
+    """The run as read back from the metadata DB: its state, task instances, XComs, records."""
     from airflow.models.dagrun import DagRun
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
     from airflow.models.taskinstance import TaskInstance
@@ -158,14 +203,6 @@ def _collect(dag_id: str, run_id: str) -> dict[str, Any]:
             )
         ).all()
 
-        def value(raw: Any) -> Any:
-            if not isinstance(raw, str):
-                return raw
-            try:
-                return json.loads(raw)
-            except ValueError:
-                return raw
-
         return {
             "state": str(dr.state) if dr else None,
             "clear_number": dr.clear_number if dr else None,
@@ -179,16 +216,16 @@ def _collect(dag_id: str, run_id: str) -> dict[str, Any]:
                 for ti in tis
             ],
             "xcoms": [
-                {"task_id": x.task_id, "map_index": x.map_index, "key": x.key, "value": value(x.value)}
+                {"task_id": x.task_id, "map_index": x.map_index, "key": x.key, "value": _value(x.value)}
                 for x in xcoms
             ],
             "task_state": [
-                {"task_id": r.task_id, "map_index": r.map_index, "key": r.key, "value": value(r.value)}
+                {"task_id": r.task_id, "map_index": r.map_index, "key": r.key, "value": _value(r.value)}
                 for r in rows
             ],
             "variables": list(variables),
             "rendered": [
-                {"task_id": r.task_id, "map_index": r.map_index, "fields": value(r.rendered_fields)}
+                {"task_id": r.task_id, "map_index": r.map_index, "fields": _value(r.rendered_fields)}
                 for r in rendered
             ],
         }
@@ -254,14 +291,19 @@ def _clear_and_rerun(dag: Any, dag_id: str, run_id: str) -> None:
                 _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
 
 
-def _dagbag(folder: str) -> Any:
+def dagbag_class() -> Any:
+    """Airflow's ``DagBag``: from 3.2 in ``airflow.dag_processing``, before in ``airflow.models``."""
     from airflow_provider_vlm._compat import AIRFLOW_VERSION
 
     if AIRFLOW_VERSION.release >= (3, 2):
         from airflow.dag_processing.dagbag import DagBag
     else:
         from airflow.models.dagbag import DagBag
-    return DagBag(dag_folder=folder)
+    return DagBag
+
+
+def dagbag(folder: str) -> Any:
+    return dagbag_class()(dag_folder=folder)
 
 
 def _main(argv: list[str]) -> int:
@@ -288,7 +330,7 @@ def _main(argv: list[str]) -> int:
             factory=stats_utils.get_stats_factory(),
             export_legacy_names=airflow_conf.getboolean("metrics", "legacy_names_on"),
         )
-    bag = _dagbag(args.dags)
+    bag = dagbag(args.dags)
     if bag.import_errors:
         print(f"import errors: {bag.import_errors}", file=sys.stderr)
         return 2
@@ -296,7 +338,7 @@ def _main(argv: list[str]) -> int:
     dr = dag.test(run_conf=json.loads(args.conf))
     if args.clear_rerun:
         _clear_and_rerun(dag, args.dag_id, dr.run_id)
-    print(MARKER + json.dumps(_collect(args.dag_id, dr.run_id), default=str), flush=True)
+    print(MARKER + json.dumps(collect(args.dag_id, dr.run_id), default=str), flush=True)
     return 0
 
 

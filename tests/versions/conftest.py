@@ -2,8 +2,9 @@
 
 The driver (``run.py``) passes everything through ``VLM_VERSIONS_*`` variables: the dev server's
 URL and key, the sample invoices, the built wheel. Only pytest, Airflow and the installed provider
-are importable here: nothing from the main suite's helpers or the dev extra. ``AIRFLOW_HOME`` is a
-fresh temporary folder with a SQLite database, set before anything imports Airflow.
+are importable here: of the main suite's helpers only the ``dag.test()`` harness, which needs no
+more, and nothing of the dev extra. ``AIRFLOW_HOME`` is a fresh temporary folder with a SQLite
+database, set before anything imports Airflow.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 DAGS = HERE / "dags"
+# The main suite's dag.test() harness (the standard library, Airflow and the provider only): its
+# DagResult, and the DB read-back that dagrun.py prints.
+sys.path.insert(0, str(HERE.parent / "dags"))
+import _harness  # noqa: E402
+
 EXAMPLES = HERE.parents[1] / "example_dags"
 MARKER = "VLM-VERSIONS-RESULT "
 #: An output line that names an exception (plain and rich tracebacks end with one), colours removed.
@@ -54,25 +60,10 @@ class Server:
 
 
 @dataclass
-class DagResult:
+class DagResult(_harness.DagResult):
     """One ``dag.test()`` run as read back from the metadata DB, its output and the server's stats."""
 
-    output: str
-    state: str | None = None
-    tasks: list[dict[str, Any]] = field(default_factory=list)
-    xcoms: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
-
-    def task(self, task_id: str, map_index: int = -1) -> dict[str, Any]:
-        found = [t for t in self.tasks if t["task_id"] == task_id and t["map_index"] == map_index]
-        assert found, f"no task instance {task_id}[{map_index}] in {self.tasks}\n{self.tail()}"
-        return found[0]
-
-    def xcom(self, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
-        for x in self.xcoms:
-            if x["task_id"] == task_id and x["key"] == key and x["map_index"] == map_index:
-                return x["value"]
-        return None
 
     def tail(self, lines: int = 80) -> str:
         """The task states, then the last lines of the output (each cut to 300 characters)."""
@@ -159,7 +150,12 @@ def dag_runs(server: Server, invoices: list[str], dags_folder: Path) -> dict[str
         if line.startswith(MARKER):
             data = json.loads(line[len(MARKER) :])
             results[data["dag_id"]] = DagResult(
-                "\n".join(current), data["state"], data["tasks"], data["xcoms"], data["stats"]
+                returncode=proc.returncode,
+                output="\n".join(current),
+                state=data["state"],
+                tasks=data["tasks"],
+                xcoms=data["xcoms"],
+                stats=data["stats"],
             )
             current = []
         else:

@@ -5,69 +5,22 @@ Usage: ``python dagrun.py SPEC_JSON``, where the spec is ``{"folder", "admin_url
 after another (Airflow's in-process API server starts once, not once per DAG). Before each run
 the dev server's counters are reset and the run's faults set; after it, one line
 ``VLM-VERSIONS-RESULT {json}`` carries the run's state, task instances, XComs and the dev server's
-stats. Only what every Airflow 3 line has is used (no task state store: below 3.3 it is absent).
+stats, read back by the main suite's harness (``tests/dags/_harness.py``, which knows where each line
+keeps what).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from pathlib import Path
+
+# The main suite's dag.test() harness (the standard library, Airflow and the provider only) finds
+# the DagBag of this line and reads a run back from the metadata DB.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dags"))
+from _harness import collect, dagbag  # test_examples.py parses the example DAGs with dagbag too
 
 MARKER = "VLM-VERSIONS-RESULT "
-
-
-def dagbag(folder: str) -> Any:
-    """A ``DagBag`` of ``folder``: Airflow 3.0 keeps the class in ``airflow.models``."""
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 3.0
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-    return DagBag(dag_folder=folder)
-
-
-def _value(raw: Any) -> Any:
-    if isinstance(raw, bytes):
-        raw = raw.decode()
-    if not isinstance(raw, str):
-        return raw
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
-def collect(dag_id: str, run_id: str) -> dict[str, Any]:
-    from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
-        tis = session.scalars(
-            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
-        ).all()
-        xcoms = session.scalars(
-            select(XComModel).where(XComModel.dag_id == dag_id, XComModel.run_id == run_id)
-        ).all()
-        return {
-            "state": str(run.state) if run else None,
-            "tasks": [
-                {
-                    "task_id": ti.task_id,
-                    "map_index": ti.map_index,
-                    "state": str(ti.state),
-                    "try_number": ti.try_number,
-                }
-                for ti in tis
-            ],
-            "xcoms": [
-                {"task_id": x.task_id, "map_index": x.map_index, "key": x.key, "value": _value(x.value)}
-                for x in xcoms
-            ],
-        }
 
 
 def main(argv: list[str]) -> int:
