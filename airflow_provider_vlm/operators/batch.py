@@ -26,7 +26,7 @@ from airflow_provider_vlm import metrics
 from airflow_provider_vlm._compat import conf, task_entry
 from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
-from airflow_provider_vlm.client.tiers import billed_tier
+from airflow_provider_vlm.client.pricing import billed_tier
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.operators._batch_collect import (

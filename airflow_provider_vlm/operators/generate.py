@@ -29,7 +29,7 @@ from airflow_provider_vlm.client import (
     ResponseValidationError,
     VlmClient,
 )
-from airflow_provider_vlm.client.tiers import billed_tier
+from airflow_provider_vlm.client.pricing import billed_tier
 from airflow_provider_vlm.durable import RecordStore, Step, clear_number, submit_once
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
@@ -311,7 +311,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         ledger = Ledger.load(store, clear_number(context))
         tier = (submission.config or {}).get("service_tier")
         budget = Budget(max_credits, tier, ledger)
-        cost = estimate(loaded, self.media, submission.config)
+        cost = estimate(loaded, self.media, submission.domain, submission.config)
         reason = budget.admit(cost)
         ledger.stopped = reason is not None
         ledger.save(store)
