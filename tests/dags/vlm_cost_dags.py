@@ -11,7 +11,8 @@ it stops on its budget after as many invoices as flex pays for.
 
 ``vlm_cost_metadata``: one prediction through the connection ``vlm_private`` (the test defines
 it, with ``allow_training`` off and ``environment`` ``prod``) with the operator's own choices on
-top; the config and metadata handed to the billed call are pushed to XCom ``sent`` as well.
+top; the config and metadata handed to the billed call are pushed to XCom ``sent`` as well. A
+second task uses the connection's choices alone.
 """
 
 from __future__ import annotations
@@ -116,6 +117,15 @@ with _dag("vlm_cost_metadata"):
         confidence=True,
         grounding=True,
         max_credits=5,
+        deferrable=False,
+        poll_interval=0.3,
+    )
+    # The connection's choices alone: no tier, no metadata of the task's own.
+    GenerateOperator(
+        task_id="extract_with_connection_defaults",
+        domain="document.invoice",
+        file=INVOICE,
+        vlm_conn_id="vlm_private",
         deferrable=False,
         poll_interval=0.3,
     )

@@ -133,14 +133,26 @@ def test_privacy_and_tier_choices_reach_the_request_and_what_the_server_records(
     assert sent["config"] == {"service_tier": "flex", "confidence": True, "grounding": True}
 
     # What the server recorded of the request that made the prediction (``/_dev/predictions/{id}``).
+    view = _recorded(dev, record["id"])
+    assert view["request"]["metadata"] == {"allow_training": False, "environment": "staging"}
+    assert view["request"]["service_tier"] == view["request"]["service_tier_requested"] == "flex"
+    assert view["request"]["confidence"] is True and view["request"]["grounding"] is True
+    assert view["usage"]["credits_used"] == 2  # what was reserved: the bill is the estimate
+
+    # The connection's choices alone reach the server too; no tier means the server's standard.
+    assert result.task("extract_with_connection_defaults")["state"] == "success", result.tail()
+    plain = _recorded(dev, result.xcom("extract_with_connection_defaults")["id"])["request"]
+    assert plain["metadata"] == {"allow_training": False, "environment": "prod"}
+    assert plain["service_tier"] == "standard" and plain["service_tier_requested"] is None
+
+
+def _recorded(dev: Any, prediction_id: str) -> dict[str, Any]:
+    """The dev server's admin view of a prediction: its record plus what its request asked for."""
     with dev.client() as http:
-        reply = http.get(f"/_dev/predictions/{record['id']}")
+        reply = http.get(f"/_dev/predictions/{prediction_id}")
     assert reply.status_code == 200, reply.text
-    recorded = reply.json()["request"]
-    assert recorded["metadata"] == {"allow_training": False, "environment": "staging"}
-    assert recorded["service_tier"] == recorded["service_tier_requested"] == "flex"
-    assert recorded["confidence"] is True and recorded["grounding"] is True
-    assert reply.json()["usage"]["credits_used"] == 2  # what was reserved: the bill is the estimate
+    view: dict[str, Any] = reply.json()
+    return view
 
 
 def test_a_prediction_over_its_budget_is_not_submitted_and_spends_no_retry(dev: Any, run_dag: RunDag) -> None:
