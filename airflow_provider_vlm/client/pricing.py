@@ -75,8 +75,6 @@ class Rate:
     grounding: int = 0
     #: Elements billed at least (audio and video: two 5-minute segments under 10 minutes).
     min_elements: int = 1
-    #: What one element is.
-    element: str = "page"
 
     def per_element(self, detail: str, grounding: bool) -> int:
         return int(getattr(self, detail)) + (self.grounding if grounding else 0)
@@ -86,10 +84,10 @@ class Rate:
 RATE_CARD: dict[str, Rate] = {
     "document": Rate(1, 2, 4, grounding=2),
     "document.markdown": Rate(1, 4, 6),
-    "image": Rate(1, 2, 4, grounding=2, element="image"),
+    "image": Rate(1, 2, 4, grounding=2),
     "healthcare": Rate(1, 2, 4, grounding=2),
-    "audio": Rate(1, 1, 2, min_elements=2, element="segment"),
-    "video": Rate(10, 10, 20, min_elements=2, element="segment"),
+    "audio": Rate(1, 1, 2, min_elements=2),
+    "video": Rate(10, 10, 20, min_elements=2),
 }
 
 
@@ -129,9 +127,12 @@ def credits(
     """Whole credits one prediction of ``elements`` pages/images/segments of ``domain`` is billed.
 
     ``detail`` and ``tier`` as in ``config`` (unset: ``auto``, standard); ``media`` (the route)
-    prices domains outside the card's families. Unknown values raise ``VlmInputError``.
+    prices domains outside the card's families. Unknown values raise ``VlmInputError``. Nothing
+    processed (a failed read) bills nothing.
     """
     rate = rate_for(domain, media)
+    if elements <= 0:
+        return 0
     per_element = rate.per_element(check_detail(detail), grounding)
     billed = max(int(elements), rate.min_elements)
     # The factors are decimal fractions: binary noise is rounded off before rounding up.

@@ -59,8 +59,7 @@ def bill(usage: dict[str, Any], domain: str, media: str, config: dict[str, Any] 
     """``usage`` with ``credits_used`` by the rate card (a failed read, no elements, bills nothing)."""
     usage = processed(usage, config)
     elements = int(usage.get("elements_processed") or 0)
-    credits = config_credits(domain, elements, config, media=media) if elements else 0
-    return {**usage, "credits_used": credits}
+    return {**usage, "credits_used": config_credits(domain, elements, config, media=media)}
 
 
 def processing_time(base: float, tier: str) -> float:

@@ -40,6 +40,7 @@ def test_tiers_scale_the_bill_and_round_up_per_prediction() -> None:
 
 def test_audio_and_video_bill_two_segments_at_least() -> None:
     assert credits("audio.transcription", 1) == 2
+    assert credits("audio.transcription", 0) == 0  # nothing processed (a failed read): no bill
     assert credits("video.transcription", 1) == 20
     assert credits("video.transcription", 3, detail="hi", tier="flex") == 30
 
