@@ -98,7 +98,7 @@ class DevServer:
             return await self._replay(existing, key, fingerprint)
         pause = self.faults.settings.pause
         processing = tiers.processing_time(self.faults.processing_time, tier)
-        usage = tiers.bill(result.usage, tier)
+        usage = tiers.bill(result.usage, domain, media, body.config)
         record = PredictionRecord(
             id=str(uuid.uuid4()),
             media=media,

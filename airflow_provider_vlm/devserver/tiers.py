@@ -1,34 +1,40 @@
-"""``config.service_tier``: what a prediction costs and how long it takes, per delivery tier.
+"""``config.service_tier`` and ``config.detail``: what a prediction is billed and how long it takes.
 
-The platform bills ``flex`` at half the standard credits (work that can wait, routed to spare
-capacity) and ``priority`` at 1.8 times; ``auto`` and ``default`` mean ``standard``. The SDK reads
-``usage.credits_used`` as an integer, so the dev server bills whole credits: two per element at
-the standard tier (the platform's rate for ``detail="auto"`` pages and images), which makes a
-flex bill an exact half; a priority bill is rounded up to the next whole credit.
+Billing is the platform's rate card, the client's ``pricing.credits`` (one table for the
+provider's estimates and this server's bills, so tests hold one against the other): the domain's
+credits per element at the request's ``detail``, the grounding add-on, times the tier's factor,
+rounded up to a whole credit (the SDK reads ``usage.credits_used`` as an integer). What stays
+here is the part that is not billing: how much longer ``flex`` takes and how much less ``priority``.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from airflow_provider_vlm.client import VlmInputError
+from airflow_provider_vlm.client.pricing import check_detail, config_credits
 
 from .errors import ApiError
 
-#: The one table of tiers: billing factor and processing-time factor.
-TIERS: dict[str, tuple[float, float]] = {
-    "standard": (1.0, 1.0),
-    "flex": (0.5, 2.0),
-    "priority": (1.8, 0.5),
-}
+#: Tier → processing-time factor (``auto`` and ``default`` are ``standard``).
+TIERS: dict[str, float] = {"standard": 1.0, "flex": 2.0, "priority": 0.5}
 #: Names the SDK accepts that mean another tier.
 ALIASES = {"auto": "standard", "default": "standard"}
-#: Credits per page, image, audio or video at the standard tier.
-STANDARD_CREDITS_PER_ELEMENT = 2
 
 
 def tier_of(config: dict[str, Any] | None) -> str:
-    """The tier a request's config asks for (``standard`` when unset); 400 for an unknown one."""
-    requested = (config or {}).get("service_tier")
+    """The tier a request's config asks for (``standard`` when unset); 400 for an unknown one.
+
+    ``config.detail`` is checked here too, before anything is created: it decides the price.
+    """
+    config = config or {}
+    try:
+        check_detail(config.get("detail"))
+    except VlmInputError:
+        raise ApiError(
+            400, f"unknown detail {config.get('detail')!r}: expected one of 'auto', 'lo', 'hi'"
+        ) from None
+    requested = config.get("service_tier")
     if requested is None:
         return "standard"
     if isinstance(requested, str):
@@ -39,17 +45,23 @@ def tier_of(config: dict[str, Any] | None) -> str:
     raise ApiError(400, f"unknown service_tier {requested!r}: expected one of {known}")
 
 
-def credits(elements: int, tier: str) -> int:
-    """Whole credits for ``elements`` billed at ``tier``."""
-    return math.ceil(elements * STANDARD_CREDITS_PER_ELEMENT * TIERS[tier][0] - 1e-9)
-
-
-def bill(usage: dict[str, Any], tier: str) -> dict[str, Any]:
-    """``usage`` with ``credits_used`` for its elements at ``tier`` (a failed read bills nothing)."""
+def processed(usage: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
+    """``usage`` with only the pages ``config.page_indices`` asks for (the rest are not read)."""
+    indices = (config or {}).get("page_indices")
     elements = int(usage.get("elements_processed") or 0)
-    return {**usage, "credits_used": credits(elements, tier)}
+    if usage.get("element_type") == "page" and isinstance(indices, list) and indices:
+        in_range = {i for i in indices if isinstance(i, int) and 0 <= i < elements}
+        return {**usage, "elements_processed": len(in_range)}
+    return usage
+
+
+def bill(usage: dict[str, Any], domain: str, media: str, config: dict[str, Any] | None) -> dict[str, Any]:
+    """``usage`` with ``credits_used`` by the rate card (a failed read, no elements, bills nothing)."""
+    usage = processed(usage, config)
+    elements = int(usage.get("elements_processed") or 0)
+    return {**usage, "credits_used": config_credits(domain, elements, config, media=media)}
 
 
 def processing_time(base: float, tier: str) -> float:
     """Seconds from enqueued to done: flex waits for spare capacity, priority jumps the queue."""
-    return base * TIERS[tier][1]
+    return base * TIERS[tier]

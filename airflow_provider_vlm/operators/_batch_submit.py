@@ -217,7 +217,8 @@ class BatchSubmitter:
         reserved = False
         for plan in plans:
             if not plan.charged:
-                reason = self.budget.admit(estimate(plan.loaded, self.media, self.submission.config))
+                cost = estimate(plan.loaded, self.media, self.submission.domain, self.submission.config)
+                reason = self.budget.admit(cost)
                 if reason is not None:
                     self.left[plan.label] = reason
                     continue

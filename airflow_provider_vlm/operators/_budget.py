@@ -2,11 +2,12 @@
 
 Usage is known only once a prediction has finished, so the budget works with estimates made
 before each create call: the input's billable elements (a PDF's pages read from its bytes, one
-per image), capped by ``config.page_indices``, times the tier's rate (``client.tiers``), rounded
-up to a whole credit (the platform reports whole credits per prediction: the SDK's
-``CreditUsage.credits_used`` is an integer). An estimate is an upper bound of what the call can
-bill; an input whose cost cannot be bounded (a URL, a stored file id, audio, video, a PDF whose
-pages cannot be counted) is not sent under a budget at all.
+per image), capped by ``config.page_indices``, priced by the platform's rate card
+(``client.pricing.credits``: the domain's rate at ``config.detail``, the grounding add-on, the
+tier's factor, rounded up to a whole credit, as the platform bills; the dev server bills with
+the same function). An estimate is an upper bound of what the call can bill; an input whose cost
+cannot be bounded (a URL, a stored file id, audio, video, a PDF whose pages cannot be counted, an
+unknown ``detail``) is not sent under a budget at all.
 
 Every create reserves its estimate in the ledger (``task_state_store`` key ``vlm_credits``)
 before it is sent, so the sum over every try of the task instance stays under ``max_credits``: a
@@ -21,14 +22,13 @@ made are kept, their reservations too) instead of extracting everything again. T
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_vlm.client import VlmError, VlmInputError
 from airflow_provider_vlm.client.errors import TaskRetry
-from airflow_provider_vlm.client.tiers import billed_tier, tier_rate
+from airflow_provider_vlm.client.pricing import billed_tier, config_credits
 from airflow_provider_vlm.operators._inputs import LoadedInput, is_template
 from airflow_provider_vlm.operators._pages import document_pages
 from airflow_provider_vlm.state_store import RecordError, StateStore, read_value, write_value
@@ -85,11 +85,10 @@ class Estimate:
     unknown: str | None = None
 
 
-def estimate(loaded: LoadedInput, media: str, config: Mapping[str, Any] | None) -> Estimate:
-    """An upper bound of one create call's credits: elements times the tier's rate, rounded up."""
-    rate = tier_rate((config or {}).get("service_tier"))
+def estimate(loaded: LoadedInput, media: str, domain: str, config: Mapping[str, Any] | None) -> Estimate:
+    """An upper bound of one create call's credits: its elements priced by the rate card."""
     if media == "image":
-        return _bounded(max(len(loaded.images), 1), rate)
+        return _priced(max(len(loaded.images), 1), media, domain, config)
     if media != "document":
         return Estimate(None, unknown=f"the cost of {media} is not known before submitting")
     if loaded.content is None:
@@ -101,12 +100,15 @@ def estimate(loaded: LoadedInput, media: str, config: Mapping[str, Any] | None) 
     indices = (config or {}).get("page_indices")
     if isinstance(indices, list) and indices:
         pages = min(pages, len(set(indices)))
-    return _bounded(pages, rate)
+    return _priced(pages, media, domain, config)
 
 
-def _bounded(elements: int, rate: float) -> Estimate:
-    """Whole credits, rounded up (``1e-9`` keeps ``3 x 1.0`` from becoming 4 through float noise)."""
-    return Estimate(float(math.ceil(elements * rate - 1e-9)), elements)
+def _priced(elements: int, media: str, domain: str, config: Mapping[str, Any] | None) -> Estimate:
+    """The card's whole credits for ``elements``, or why there is no price (an unknown ``detail``)."""
+    try:
+        return Estimate(float(config_credits(domain, elements, config, media=media)), elements)
+    except VlmInputError as exc:
+        return Estimate(None, unknown=f"no price for it: {exc}")
 
 
 def credits_text(credits: float) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
-from airflow_provider_vlm.client.tiers import billed_tier, check_tier
+from airflow_provider_vlm.client.pricing import billed_tier, check_tier
 from airflow_provider_vlm.durable import clear_number, task_identity
 from airflow_provider_vlm.hooks.vlm import ENVIRONMENTS, VlmHook, check_max_retries
 from airflow_provider_vlm.operators._budget import check_max_credits

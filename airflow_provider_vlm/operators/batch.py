@@ -26,7 +26,7 @@ from airflow_provider_vlm import metrics
 from airflow_provider_vlm._compat import conf, task_entry
 from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
-from airflow_provider_vlm.client.tiers import billed_tier
+from airflow_provider_vlm.client.pricing import billed_tier
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.operators._batch_collect import (
@@ -125,9 +125,10 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
     :param environment: ``dev``, ``staging`` or ``prod`` (``metadata.environment``); ``None``:
         the connection's, else the platform's default (``dev``). Templated.
     :param max_credits: the budget of this task instance (all its tries in one night): no create
-        is sent whose estimate (pages times the tier's rate) would take the reserved credits over
-        it; the task then fails naming the budget, what was done and what is left, and a Clear
-        after raising it goes on without submitting anything twice. Templated (a Variable).
+        is sent whose estimate (pages priced by the rate card, ``client.pricing``) would take the
+        reserved credits over it; the task then fails naming the budget, what was done and what
+        is left, and a Clear after raising it goes on without submitting anything twice.
+        Templated (a Variable).
     :param min_inputs: fewest inputs a run must list (default 1): fewer fails the task at once with
         ``BatchTooFewInputsError``, naming the folder (or the list's origin) and the run, so an
         empty night is never a green run; ``0`` accepts an empty batch. See ``docs/batch.md``.

@@ -29,7 +29,7 @@ from airflow_provider_vlm.client import (
     ResponseValidationError,
     VlmClient,
 )
-from airflow_provider_vlm.client.tiers import billed_tier
+from airflow_provider_vlm.client.pricing import billed_tier
 from airflow_provider_vlm.durable import RecordStore, Step, clear_number, submit_once
 from airflow_provider_vlm.hooks.vlm import VlmHook
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
@@ -97,9 +97,9 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
     :param environment: ``dev``, ``staging`` or ``prod`` (``metadata.environment``); ``None``:
         the connection's, else the platform's default (``dev``). Templated.
     :param max_credits: the budget of this task instance over all its tries: the prediction is
-        not submitted when its estimate (pages times the tier's rate) would take what the task
-        reserved over it (a runtime input, e.g. ``@task.vlm``'s, may be a 300-page PDF).
-        Templated (a Variable).
+        not submitted when its estimate (pages priced by the rate card, ``client.pricing``) would
+        take what the task reserved over it (a runtime input, e.g. ``@task.vlm``'s, may be a
+        300-page PDF). Templated (a Variable).
 
     See ``docs/operators.md`` and ``docs/retries.md`` for the retry rules, ``docs/stopping.md`` for
     what mark failed, clear and timeouts do (the prediction keeps running: VLM Run cannot cancel it).
@@ -311,7 +311,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         ledger = Ledger.load(store, clear_number(context))
         tier = (submission.config or {}).get("service_tier")
         budget = Budget(max_credits, tier, ledger)
-        cost = estimate(loaded, self.media, submission.config)
+        cost = estimate(loaded, self.media, submission.domain, submission.config)
         reason = budget.admit(cost)
         ledger.stopped = reason is not None
         ledger.save(store)

@@ -6,9 +6,13 @@ night's first summary and results, and raises the Variable as an operator would;
 clears the run, which must go on with the night. Paths and the Variable's name come from the
 environment the test sets: ``VLM_COST_SOURCE``, ``VLM_COST_OUTPUT``, ``VLM_COST_BUDGET_VAR``.
 
+``vlm_cost_budget_flex``: the same night at the ``flex`` tier under ``max_credits=10``, no Clear:
+it stops on its budget after as many invoices as flex pays for.
+
 ``vlm_cost_metadata``: one prediction through the connection ``vlm_private`` (the test defines
 it, with ``allow_training`` off and ``environment`` ``prod``) with the operator's own choices on
-top; the config and metadata handed to the billed call are pushed to XCom ``sent`` as well.
+top; the config and metadata handed to the billed call are pushed to XCom ``sent`` as well. A
+second task uses the connection's choices alone.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from airflow_provider_vlm.operators.generate import GenerateOperator
 SOURCE = os.environ.get("VLM_COST_SOURCE", "missing-folder")
 OUTPUT = os.environ.get("VLM_COST_OUTPUT", "missing-output")
 BUDGET_VAR = os.environ.get("VLM_COST_BUDGET_VAR", "vlm_cost_night_credits")
-RAISED_BUDGET = "40"
+#: Enough for the whole night: 30 one-page invoices at 2 credits each (standard, detail auto).
+RAISED_BUDGET = "60"
 INVOICE = os.environ.get("VLM_TEST_INVOICE", "missing.pdf")
 START = datetime(2026, 1, 1)
 
@@ -84,6 +89,23 @@ with _dag("vlm_cost_budget_night"):
     extract >> raise_budget()
 
 
+with _dag("vlm_cost_budget_flex"):
+    GenerateBatchOperator(
+        task_id="extract",
+        domain="document.invoice",
+        source=SOURCE,
+        pattern="*.pdf",
+        output_path=f"{OUTPUT}/flex",
+        service_tier="flex",
+        max_credits=10,
+        max_active_submissions=4,
+        deferrable=True,
+        poll_interval=0.3,
+        max_poll_interval=1.0,
+        retries=0,
+    )
+
+
 with _dag("vlm_cost_metadata"):
     RecordingGenerateOperator(
         task_id="extract",
@@ -98,10 +120,19 @@ with _dag("vlm_cost_metadata"):
         deferrable=False,
         poll_interval=0.3,
     )
+    # The connection's choices alone: no tier, no metadata of the task's own.
+    GenerateOperator(
+        task_id="extract_with_connection_defaults",
+        domain="document.invoice",
+        file=INVOICE,
+        vlm_conn_id="vlm_private",
+        deferrable=False,
+        poll_interval=0.3,
+    )
 
 
 with _dag("vlm_cost_single_over_budget"):
-    # One page at the standard rate is 1 credit: over a budget of half a credit.
+    # One page of document.invoice at the standard tier is 2 credits: over a budget of half a credit.
     GenerateOperator(
         task_id="extract",
         domain="document.invoice",

@@ -46,11 +46,12 @@ def test_flex_is_billed_half_and_priority_at_1_8x(api: httpx.Client, dev: Any) -
         ]
         for tier in ("standard", "flex", "priority", "auto", "default")
     }
-    assert credits == {"standard": 10, "flex": 5, "priority": 18, "auto": 10, "default": 10}
+    # document.markdown bills 4 credits per page at detail auto (the rate card, ``client.pricing``).
+    assert credits == {"standard": 20, "flex": 10, "priority": 36, "auto": 20, "default": 20}
     tiers = dev.stats()["tiers"]
-    assert tiers["flex"] == {"predictions": 1, "credits": 5}
-    assert tiers["standard"] == {"predictions": 3, "credits": 30}
-    assert dev.stats()["credits_used"] == 10 + 5 + 18 + 10 + 10
+    assert tiers["flex"] == {"predictions": 1, "credits": 10}
+    assert tiers["standard"] == {"predictions": 3, "credits": 60}
+    assert dev.stats()["credits_used"] == 20 + 10 + 36 + 20 + 20
 
 
 def test_priority_rounds_up_to_whole_credits(api: httpx.Client, primary_id: str) -> None:

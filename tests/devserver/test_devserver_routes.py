@@ -77,8 +77,8 @@ def test_batch_prediction_walks_the_states(api: httpx.Client) -> None:
     assert seen == ["enqueued", "pending", "running", "completed"]
     done = api.get(f"/predictions/{body['id']}").json()
     assert done["completed_at"] is not None
-    # Two credits per page at the standard tier.
-    assert done["usage"] == {"elements_processed": 2, "element_type": "page", "credits_used": 4}
+    # document.markdown: four credits per page at detail auto, standard tier (the rate card).
+    assert done["usage"] == {"elements_processed": 2, "element_type": "page", "credits_used": 8}
     pages = done["response"]["pages"]
     assert [p["page_number"] for p in pages] == [0, 1]
     assert "Hello dev server" in pages[0]["content"]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
-from airflow_provider_vlm.client.tiers import TIER_RATES, tier_rate
+from airflow_provider_vlm.client.pricing import TIER_RATES, tier_rate
 from airflow_provider_vlm.decorators.vlm import vlm_task
 from airflow_provider_vlm.operators._budget import Budget, Estimate, Ledger, estimate
 from airflow_provider_vlm.operators._inputs import LoadedInput
@@ -186,15 +186,21 @@ def test_real_invoices_are_never_counted_low() -> None:
         assert counted is None or counted >= len(pypdf.PdfReader(path).pages), path
 
 
-def test_estimates_are_pages_times_the_tier_rate_in_whole_credits() -> None:
+def test_estimates_price_the_pages_by_the_rate_card_in_whole_credits() -> None:
     three = LoadedInput(label="a.pdf", content=_pdf(3, compressed=False))
-    assert estimate(three, "document", None) == Estimate(3.0, 3)
-    assert estimate(three, "document", {"service_tier": "flex"}).credits == 2.0  # 1.5, billed whole
-    assert estimate(three, "document", {"service_tier": "priority", "page_indices": [0]}).credits == 2.0
+    invoice = "document.invoice"
+    assert estimate(three, "document", invoice, None) == Estimate(6.0, 3)  # 2 per page at auto
+    assert estimate(three, "document", invoice, {"service_tier": "flex"}).credits == 3.0
+    assert estimate(three, "document", invoice, {"detail": "lo", "service_tier": "flex"}).credits == 2.0
+    assert estimate(three, "document", invoice, {"grounding": True}).credits == 12.0  # +2 per page
+    one_page_priority = {"service_tier": "priority", "page_indices": [0]}
+    assert estimate(three, "document", invoice, one_page_priority).credits == 4.0  # 3.6, billed whole
+    assert estimate(three, "document", "document.markdown", {"detail": "hi"}).credits == 18.0
     four = LoadedInput(label="b.pdf", content=_pdf(4, compressed=True))
-    assert estimate(four, "document", {"service_tier": "flex"}).credits == 2.0
-    assert estimate(LoadedInput(label="2", images=("u1", "u2")), "image", None).credits == 2.0
-    url = estimate(LoadedInput(label="u", url="https://x.example/a.pdf"), "document", None)
+    assert estimate(four, "document", invoice, {"service_tier": "flex"}).credits == 4.0
+    two = LoadedInput(label="2", images=("u1", "u2"))
+    assert estimate(two, "image", "image.caption", None).credits == 4.0
+    url = estimate(LoadedInput(label="u", url="https://x.example/a.pdf"), "document", invoice, None)
     assert url.credits is None and "URL" in (url.unknown or "")
 
 

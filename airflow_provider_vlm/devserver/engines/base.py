@@ -36,7 +36,7 @@ class EngineResult:
 
 
 def usage(count: int, element_type: str) -> dict[str, Any]:
-    """The API's usage block: one credit per element (page, image, audio or video)."""
+    """The API's usage block; ``credits_used`` is set when the prediction is billed (``tiers.bill``)."""
     return {"elements_processed": count, "element_type": element_type, "credits_used": count}
 
 
