@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
 from airflow_provider_vlm.durable import clear_number, task_identity
-from airflow_provider_vlm.hooks.vlm import VlmHook, check_max_retries
+from airflow_provider_vlm.hooks.vlm import VlmHook, check_max_retries, defer_after_seconds
 from airflow_provider_vlm.operators._submission import Submission, build_config, build_metadata
 from airflow_provider_vlm.validation import ResponseValidator
 
@@ -25,6 +25,7 @@ __all__ = [
     "PredictionRequestMixin",
     "check_max_retries",
     "clear_number",
+    "defer_after_seconds",
     "seconds",
     "task_identity",
 ]

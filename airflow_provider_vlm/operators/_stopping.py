@@ -57,15 +57,20 @@ class StopReporting:
         )
 
     def on_kill(self) -> None:
-        """Called on the worker (SIGTERM or ``execution_timeout``): short, never raises, sends nothing."""
-        self.log.warning(
-            "%s",
-            still_running(
-                getattr(self, "_waiting_ids", []),
-                stopped="the task was stopped on the worker (marked failed or succeeded, cleared, "
-                "execution_timeout or SIGTERM)",
-            ),
+        """Called on the worker (SIGTERM or ``execution_timeout``): short, never raises, sends nothing.
+
+        Airflow's SIGTERM handler only calls this and returns, so the try would go on waiting (or
+        retrying a dead server) until SIGKILL. Interrupting the hook makes its sleeps and the next
+        attempt of any call raise ``Interrupted`` within a second: the try ends there.
+        """
+        stopped = (
+            "the task was stopped on the worker (marked failed or succeeded, cleared, "
+            "execution_timeout or SIGTERM)"
         )
+        self.log.warning("%s", still_running(getattr(self, "_waiting_ids", []), stopped=stopped))
+        hook = vars(self).get("hook")  # the cached hook of this try, if it made one
+        if hook is not None:
+            hook.interrupt(stopped)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Log what keeps running before Airflow fails a deferred wait it ended (timeout, trigger failure)."""

@@ -41,6 +41,8 @@ class PredictionTrigger(BaseTrigger):
     :param max_concurrency: per-id status reads in flight at once.
     :param unreachable_timeout: with no deadline, how long polls may fail in a row (server down,
         5xx, 429) before the event is ``error``; with a deadline, outages are ridden out until it.
+    :param waiting_since: when the task began waiting (epoch seconds), handed back in the event so
+        the resumed task logs how long it really waited.
     :param max_consecutive_errors: ignored; accepted so that triggers serialized by earlier
         versions still load. Transient errors no longer end a wait before its deadline.
     """
@@ -54,6 +56,7 @@ class PredictionTrigger(BaseTrigger):
         max_poll_interval: float = 30.0,
         max_concurrency: int = 20,
         unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT,
+        waiting_since: float | None = None,
         max_consecutive_errors: int | None = None,
     ) -> None:
         super().__init__()
@@ -72,6 +75,7 @@ class PredictionTrigger(BaseTrigger):
         self.max_poll_interval = float(max_poll_interval)
         self.max_concurrency = max_concurrency
         self.unreachable_timeout = float(unreachable_timeout)
+        self.waiting_since = waiting_since
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -84,6 +88,7 @@ class PredictionTrigger(BaseTrigger):
                 "max_poll_interval": self.max_poll_interval,
                 "max_concurrency": self.max_concurrency,
                 "unreachable_timeout": self.unreachable_timeout,
+                "waiting_since": self.waiting_since,
             },
         )
 
@@ -104,6 +109,7 @@ class PredictionTrigger(BaseTrigger):
                 self.prediction_ids,
                 f"cannot open connection {self.vlm_conn_id!r}: {exc}",
                 {"unknown": len(self.prediction_ids)},
+                self.waiting_since,
             )
         else:
             async with shared_async_client(settings, self.max_concurrency) as client:
@@ -123,7 +129,7 @@ class PredictionTrigger(BaseTrigger):
             concurrency=self.max_concurrency,
             logger=self.log,
         )
-        return PredictionEvent.from_outcome(outcome)
+        return PredictionEvent.from_outcome(outcome, self.waiting_since)
 
     async def on_kill(self) -> None:
         """Airflow >= 3.3 calls this when a user marks the deferred task failed or succeeded, or clears it.

@@ -52,6 +52,7 @@ def test_serialize_is_exact_and_round_trips() -> None:
         "max_poll_interval": 9.0,
         "max_concurrency": 20,
         "unreachable_timeout": 3600.0,
+        "waiting_since": None,
     }
     assert PredictionTrigger(**kwargs).serialize() == (path, kwargs)
 
