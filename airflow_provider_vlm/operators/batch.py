@@ -215,7 +215,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         check_domain(client, self.domain)
         self.log.info("batch of %s inputs (%s)", f"{len(items):,}", self.media)
         metrics.batch_size(self.metric_tags, len(items))
-        state = BatchState.from_context(context)
+        state = BatchState.from_context(context, starting=True)
         state.save_inputs(label for label, _ in items)  # the resume collects these, not a new listing
         submitter = BatchSubmitter(
             submission=self.submission(),

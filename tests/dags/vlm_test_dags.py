@@ -156,7 +156,9 @@ with _dag("vlm_submit_then_sense"):
     )
     pid = "{{ ti.xcom_pull(task_ids='submit', key='prediction_id') }}"
     submit >> [
-        PredictionSensor(task_id="wait_deferred", prediction_id=pid, deferrable=True, defer_after=0, poke_interval=0.3),
+        PredictionSensor(
+            task_id="wait_deferred", prediction_id=pid, deferrable=True, defer_after=0, poke_interval=0.3
+        ),
         PredictionSensor(task_id="wait_poke", prediction_id=pid, mode="poke", poke_interval=0.3),
         PredictionSensor(task_id="wait_reschedule", prediction_id=pid, mode="reschedule", poke_interval=1),
     ]
