@@ -61,6 +61,18 @@ PUBLIC_DASHBOARD_URL = "https://app.vlm.run"
 #: the defer; a prediction that ends within this time never defers. ``docs/performance.md`` has
 #: the measurement behind the value.
 DEFER_AFTER = 5.0
+#: Seconds after its deferral before a trigger may fire, when ``defer_after`` is not 0: the defer
+#: race needs a trigger that fires before the scheduler has seen the worker's deferral, which took
+#: up to 6 s on a loaded machine. Costs a prediction that ends right after the deferral this much
+#: latency, never a worker slot. ``fire_after`` gives the moment to the trigger.
+DEFER_HOLD = 10.0
+
+
+def fire_after(defer_after: float) -> float | None:
+    """``PredictionTrigger(fire_after=...)`` for a task deferring now (None when ``defer_after`` is 0)."""
+    return time.time() + DEFER_HOLD if defer_after > 0 else None
+
+
 #: Polling during that time: often at first (a re-attached prediction may have just ended).
 INLINE_POLL = PollPolicy(first=0.5, factor=1.5, cap=2.0)
 

@@ -28,7 +28,7 @@ from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm._summary import duration_text
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
-from airflow_provider_vlm.hooks.vlm import DEFER_AFTER, VlmHook
+from airflow_provider_vlm.hooks.vlm import DEFER_AFTER, VlmHook, fire_after
 from airflow_provider_vlm.operators._batch_collect import (
     BatchFailedError,
     BatchInputsRefusedError,
@@ -91,7 +91,8 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
     :param max_poll_interval: cap of the polling interval; a server's ``Retry-After`` wins.
     :param defer_after: with ``deferrable``, keep polling on the worker for up to this long
         (seconds or timedelta, default 5 s) before deferring: a batch whose predictions all end by
-        then never defers (Airflow's defer race, ``docs/troubleshooting.md``). ``0`` checks once.
+        then never defers, and once deferred the trigger fires no sooner than 10 s after the
+        deferral (Airflow's defer race, ``docs/troubleshooting.md``). ``0`` turns both off.
     :param timeout: how long one try waits for the whole batch (seconds or timedelta; ``None``:
         no limit); a retry gets a fresh one and re-attaches to what still runs.
     :param max_concurrent_polls: concurrent status and result calls (trigger and worker).
@@ -245,6 +246,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
                     context, {**ended.to_dict(), "waiting_since": trigger.waiting_since}
                 )
             self.log_deferring(waiting)
+            trigger.fire_after = fire_after(self.defer_after)
             self.defer(
                 trigger=trigger, method_name="execute_complete", timeout=self.deferral_timeout(context)
             )

@@ -29,7 +29,7 @@ from airflow_provider_vlm.client import (
     ResponseValidationError,
 )
 from airflow_provider_vlm.durable import RecordStore, Step, submit_once
-from airflow_provider_vlm.hooks.vlm import DEFER_AFTER, VlmHook
+from airflow_provider_vlm.hooks.vlm import DEFER_AFTER, VlmHook, fire_after
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.operators._common import PredictionRequestMixin, defer_after_seconds
 from airflow_provider_vlm.operators._domain import check_domain
@@ -70,8 +70,9 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
     :param max_poll_interval: cap of the polling interval; a server's ``Retry-After`` wins.
     :param defer_after: with ``deferrable``, keep polling on the worker for up to this long
         (seconds or timedelta, default 5 s) before deferring: a prediction that ends by then never
-        defers, which keeps the task out of Airflow's defer race (``docs/troubleshooting.md``).
-        ``0`` checks once, then defers.
+        defers, and once deferred the trigger fires no sooner than ``DEFER_HOLD`` (10 s) after
+        the deferral: both keep the task out of Airflow's defer race (``docs/troubleshooting.md``).
+        ``0`` checks once, defers, and fires at once.
     :param timeout: how long one try waits (seconds or timedelta; ``None``: no limit); a retry
         gets a fresh one.
     :param vlm_conn_id: Airflow connection of type ``vlm``.
@@ -252,6 +253,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
                     poll_interval=self.poll_interval,
                     max_poll_interval=self.max_poll_interval,
                     waiting_since=waiting_since,
+                    fire_after=fire_after(self.defer_after),
                 ),
                 method_name="execute_complete",
                 timeout=self.deferral_timeout(context),

@@ -22,7 +22,13 @@ from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm._summary import log_finished_wait
 from airflow_provider_vlm.client import PredictionTimeoutError
 from airflow_provider_vlm.client.errors import TRANSIENT_ERRORS
-from airflow_provider_vlm.hooks.vlm import DEFER_AFTER, VlmHook, check_max_retries, defer_after_seconds
+from airflow_provider_vlm.hooks.vlm import (
+    DEFER_AFTER,
+    VlmHook,
+    check_max_retries,
+    defer_after_seconds,
+    fire_after,
+)
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.retry_policy import with_default_retry_policy
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
@@ -43,7 +49,8 @@ class PredictionSensor(BaseSensorOperator):
     :param max_poll_interval: cap of the deferred wait's backoff (starts at ``poke_interval``).
     :param defer_after: with ``deferrable``, keep polling on the worker for up to this long
         (seconds or timedelta, default 5 s) before deferring: a prediction that ends by then never
-        defers (Airflow's defer race, ``docs/troubleshooting.md``). ``0`` checks once.
+        defers, and once deferred the trigger fires no sooner than 10 s after the deferral
+        (Airflow's defer race, ``docs/troubleshooting.md``). ``0`` turns both off.
     :param autocast: validate the response against its domain's JSON schema (``domain`` or the
         prediction's own).
     :param response_model: a pydantic model to validate the response against.
@@ -130,6 +137,7 @@ class PredictionSensor(BaseSensorOperator):
                 poll_interval=max(self.poke_interval, 0.1),
                 max_poll_interval=max(self.max_poll_interval, 0.1),
                 waiting_since=waiting_since,
+                fire_after=fire_after(self.defer_after),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),

@@ -8,6 +8,8 @@ same backoff, error tolerance and sweep as every blocking waiter.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -43,6 +45,9 @@ class PredictionTrigger(BaseTrigger):
         5xx, 429) before the event is ``error``; with a deadline, outages are ridden out until it.
     :param waiting_since: when the task began waiting (epoch seconds), handed back in the event so
         the resumed task logs how long it really waited.
+    :param fire_after: epoch seconds before which no event is sent (the task's deferral plus
+        ``DEFER_HOLD``): a trigger that fires within seconds of the deferral meets Airflow's defer
+        race. ``None``: send at once.
     :param max_consecutive_errors: ignored; accepted so that triggers serialized by earlier
         versions still load. Transient errors no longer end a wait before its deadline.
     """
@@ -57,6 +62,7 @@ class PredictionTrigger(BaseTrigger):
         max_concurrency: int = 20,
         unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT,
         waiting_since: float | None = None,
+        fire_after: float | None = None,
         max_consecutive_errors: int | None = None,
     ) -> None:
         super().__init__()
@@ -76,6 +82,7 @@ class PredictionTrigger(BaseTrigger):
         self.max_concurrency = max_concurrency
         self.unreachable_timeout = float(unreachable_timeout)
         self.waiting_since = waiting_since
+        self.fire_after = fire_after
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -89,6 +96,7 @@ class PredictionTrigger(BaseTrigger):
                 "max_concurrency": self.max_concurrency,
                 "unreachable_timeout": self.unreachable_timeout,
                 "waiting_since": self.waiting_since,
+                "fire_after": self.fire_after,
             },
         )
 
@@ -114,6 +122,8 @@ class PredictionTrigger(BaseTrigger):
         else:
             async with shared_async_client(settings, self.max_concurrency) as client:
                 event = await self.wait(client)
+        if self.fire_after is not None:  # out of Airflow's defer race window (see DEFER_HOLD)
+            await asyncio.sleep(max(0.0, self.fire_after - time.time()))
         yield TriggerEvent(event.to_dict())
 
     async def wait(self, client: AsyncVlmClient) -> PredictionEvent:
