@@ -291,13 +291,16 @@ class VlmHook(BaseHook):
             max_connections=max_connections,
         )
 
-    def interrupt(self, reason: str) -> None:
+    def interrupt(self, reason: str) -> bool:
         """End this hook's blocking calls and waits within a second (``Interrupted``): for ``on_kill``.
 
-        Safe in a signal handler (it sets a flag). Nothing is sent to the server.
+        Safe in a signal handler (it sets a flag). Nothing is sent to the server. True when there
+        was a client to interrupt.
         """
-        if self._client is not None:
-            self._client.interruption.set(reason)
+        if self._client is None:
+            return False
+        self._client.interruption.set(reason)
+        return True
 
     def close(self) -> None:
         if self._client is not None:

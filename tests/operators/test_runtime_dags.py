@@ -97,7 +97,10 @@ def test_sigterm_ends_a_blocking_wait(airflow_home: Path, dev: Any) -> None:
     try:
         assert waiting.wait(180), "".join(lines[-60:])
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=120)  # a hang guard, not a speed assertion
+        try:
+            proc.wait(timeout=120)  # a hang guard, not a speed assertion
+        except subprocess.TimeoutExpired:
+            pytest.fail("SIGTERM did not end the process:\n" + "".join(lines[-80:]))
     finally:
         if proc.poll() is None:
             proc.kill()
