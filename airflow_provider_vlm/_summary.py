@@ -44,8 +44,8 @@ def finished_wait_line(
     """E.g. ``prediction 6f1c… completed after 42 s, waited 40 s, 3 credits (flex)``.
 
     "after" is the server's own time for the prediction (created to completed), "waited" is the
-    time since ``wait_started`` (the try's start); each is left out when unknown. ``tier`` is the
-    tier the prediction was requested at, when the caller knows it.
+    time since ``wait_started`` (when the try began waiting, before it deferred); each is left out
+    when unknown. ``tier`` is the tier the prediction was requested at, when the caller knows it.
     """
     head = f"prediction {prediction.id} {prediction.status.value}"
     on_server = _seconds_between(prediction.created_at, prediction.completed_at)
@@ -60,14 +60,23 @@ def finished_wait_line(
     return ", ".join(parts)
 
 
-def wait_started_at(context: Mapping[str, Any]) -> datetime | None:
-    """When this try started (kept across a deferral), or None where the context has no task instance."""
+def wait_started_at(context: Mapping[str, Any], event: Mapping[str, Any] | None = None) -> datetime | None:
+    """When this try began waiting: the event's ``waiting_since`` (set before deferring), else the
+    try's start date (which a resume resets on some Airflow lines), else None."""
+    since = (event or {}).get("waiting_since")
+    if isinstance(since, (int, float)) and not isinstance(since, bool):
+        return datetime.fromtimestamp(since, tz=timezone.utc)
     started = getattr(context.get("ti"), "start_date", None)
     return started if isinstance(started, datetime) else None
 
 
 def log_finished_wait(
-    log: Any, prediction: Prediction, context: Mapping[str, Any], *, tier: str | None = None
+    log: Any,
+    prediction: Prediction,
+    context: Mapping[str, Any],
+    event: Mapping[str, Any] | None = None,
+    *,
+    tier: str | None = None,
 ) -> None:
     """The call operators and sensors make in ``execute_complete``, before judging the outcome."""
-    log.info("%s", finished_wait_line(prediction, wait_started_at(context), tier=tier))
+    log.info("%s", finished_wait_line(prediction, wait_started_at(context, event), tier=tier))

@@ -98,6 +98,11 @@ class VariableStateStore:
                 raise VariableStoreError(f"variable {self.base!r} is not this store's index: {index!r}")
         return self._keys
 
+    def assume_empty(self) -> None:
+        """The first try of a task instance: no index was written, so it is not read (a 404)."""
+        if self._keys is None:
+            self._keys = []
+
     def get(self, key: str, default: Any = None) -> Any:
         if key not in self.keys:
             return default

@@ -225,7 +225,7 @@ def submit_once(
     given, then the prediction id is written. A lost answer is thus settled by the next try with
     the same key, and a failed upload is never mistaken for one.
     """
-    store = RecordStore.from_context(context, record_key)
+    store = RecordStore.from_context(context, record_key, starting=True)
     record = store.load()
     current_clear = clear_number(context)
     seen: dict[str, Prediction] = {}
@@ -264,8 +264,11 @@ class RecordStore:
         self.key = key
 
     @classmethod
-    def from_context(cls, context: Mapping[str, Any], key: str = RECORD_KEY) -> RecordStore:
-        return cls(for_task(context, "retry without duplicate predictions"), key)
+    def from_context(
+        cls, context: Mapping[str, Any], key: str = RECORD_KEY, *, starting: bool = False
+    ) -> RecordStore:
+        """``starting``: as a try's ``execute`` begins (try 1 then reads nothing: ``FirstTryStore``)."""
+        return cls(for_task(context, "retry without duplicate predictions", starting=starting), key)
 
     def load(self) -> SubmissionRecord | None:
         value = read_value(self.store, self.key)

@@ -183,6 +183,28 @@ class UpgradedStore:
         self.store.set(key, value, retention=retention)
 
 
+class FirstTryStore:
+    """The store as the first try of a task instance starts: nothing is stored yet, so nothing is asked.
+
+    Try 1 is the first time this task instance runs in its DAG run (a retry or a Clear raises
+    ``try_number``), so no earlier try can have written a record. The Task SDK has no read that
+    answers "absent" without an error: ``task_state_store.get`` and ``Variable`` lookups of a
+    missing key make the API server answer 404, and log it, for every key on every task. Keys
+    this try writes are read back from the store as usual.
+    """
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.written: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.store.get(key, default) if key in self.written else default
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        self.store.set(key, value, retention=retention)
+        self.written.add(key)
+
+
 #: One Variables store per try of a task instance in this process: its index is read once, the
 #: log line said once.
 _VARIABLE_STORES: dict[tuple[str, int], VariableStateStore] = {}
@@ -197,16 +219,20 @@ def _try(context: Mapping[str, Any]) -> int:
     return int(getattr(context["ti"], "try_number", 0) or 0)
 
 
-def for_task(context: Mapping[str, Any], purpose: str) -> StateStore:
+def for_task(context: Mapping[str, Any], purpose: str, *, starting: bool = False) -> StateStore:
     """The store of this task instance's durable records on this Airflow line.
 
     3.3: ``context["task_state_store"]`` (its absence is an error, never "no record"). Below 3.3:
     Airflow Variables, as ``task_state_store`` does not exist and XCom is cleared by a retry.
+    ``starting``: called as a try's ``execute`` begins; on try 1 nothing is read (``FirstTryStore``).
     """
+    first = starting and _try(context) == 1
     if HAS_TASK_STATE_STORE:
         store = context.get("task_state_store")
         if store is None:
             raise RecordError(f"task_state_store is not available in this context; it is needed to {purpose}")
+        if first:
+            return FirstTryStore(store)
         if isinstance(store, TaskStateStoreAccessor):
             return UpgradedStore(store, VariableStateStore(_identity(context)))
         return store
@@ -214,6 +240,8 @@ def for_task(context: Mapping[str, Any], purpose: str) -> StateStore:
     variables = _VARIABLE_STORES.get((identity, _try(context)))
     if variables is None:
         variables = _VARIABLE_STORES[identity, _try(context)] = VariableStateStore(identity)
+        if first:
+            variables.assume_empty()
         log.info(
             "Airflow below 3.3 has no task_state_store: this task's durable record lives in Airflow "
             "Variables %s.*, deleted when the task succeeds",

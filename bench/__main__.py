@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[bool, str]] = {
     "worker_time": (False, "worker slot time per prediction: deferrable, blocking, the SDK (Airflow)"),
     "batch_vs_mapped": (False, "one batch task against one mapped task per document (Airflow)"),
     "deployment": (False, "1,000 waits on one or two triggerers; the 10,000-document nightly batch"),
+    "defer_race": (False, "how often Airflow's defer race strikes, defer_after 0 s against 5 s (Airflow)"),
 }
 
 

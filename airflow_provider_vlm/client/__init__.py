@@ -14,6 +14,7 @@ private.
 
 from airflow_provider_vlm.client._durations import duration_text
 from airflow_provider_vlm.client._inputs import check_domain, check_url, data_url, is_http_url
+from airflow_provider_vlm.client._interrupt import Interrupted
 from airflow_provider_vlm.client._retry import RetryPolicy, attempts_at_most
 from airflow_provider_vlm.client._settings import (
     DEFAULT_BASE_URL,
@@ -82,6 +83,7 @@ __all__ = [
     "FileInfo",
     "FileResponse",
     "GenerationConfig",
+    "Interrupted",
     "InvalidRequestError",
     "Media",
     "NotFoundError",

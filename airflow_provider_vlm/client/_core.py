@@ -281,6 +281,7 @@ def error_from_transport(call: Call, exc: httpx.TransportError) -> VlmError:
     else:
         text = f"no usable reply from {where} ({kind}: {detail})"
     error = TransportError(text, request=call.label)
+    error.unreachable = isinstance(exc, NOT_SENT_ERRORS)
     if call.creates and not isinstance(exc, NOT_SENT_ERRORS):
         return OutcomeUnknownError(
             f"no answer after the request was sent ({kind}); a prediction may or may not have been created",

@@ -158,6 +158,8 @@ class TransportError(VlmError):
 
     transient = True
     resent = True
+    #: True when no connection could be opened (refused, connect timeout): nothing was sent.
+    unreachable = False
 
 
 class OutcomeUnknownError(VlmError):

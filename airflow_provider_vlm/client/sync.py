@@ -24,6 +24,7 @@ from airflow_provider_vlm.client._core import (
     read_local_file,
 )
 from airflow_provider_vlm.client._inputs import check_media
+from airflow_provider_vlm.client._interrupt import Interruption
 from airflow_provider_vlm.client._retry import RetryPolicy
 from airflow_provider_vlm.client._settings import (
     DEFAULT_BASE_URL,
@@ -72,6 +73,9 @@ class VlmClient:
         self.retry_policy = retry_policy or self.settings.retry_policy()
         self._http = httpx.Client(transport=transport, **self.settings.httpx_options())  # type: ignore[arg-type]
         self._models: _ops.ModelCache = {}
+        #: ``interruption.set(reason)`` ends every sleep and the next attempt of this client's
+        #: calls with ``Interrupted`` (a task's ``on_kill``: SIGTERM, mark failed, timeout).
+        self.interruption = Interruption()
         #: The documented resources (the SDK's names); see ``docs/client.md``.
         self.predictions = Predictions(self)
         self.image = ImagePredictions(self)
@@ -105,6 +109,7 @@ class VlmClient:
         attempts = 0
         while True:
             attempts += 1
+            self.interruption.check()
             try:
                 response = self._http.request(
                     call.method,
@@ -134,7 +139,7 @@ class VlmClient:
                 self.retry_policy.max_attempts - 1,
                 delay,
             )
-            time.sleep(delay)
+            self.interruption.sleep(delay)
 
     def _run(self, operation: Operation[T]) -> T:
         result: Any = None
@@ -144,7 +149,7 @@ class VlmClient:
                 if isinstance(step, Call):
                     result = self._send(step)
                 elif isinstance(step, Sleep):
-                    time.sleep(step.seconds)
+                    self.interruption.sleep(step.seconds)
                     result = None
                 elif isinstance(step, ReadFile):
                     result = read_local_file(step.path)

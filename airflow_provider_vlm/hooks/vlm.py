@@ -15,8 +15,10 @@ typed error. ``submit_feedback``/``get_feedback`` send reviewers' corrections ba
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -47,10 +49,12 @@ from airflow_provider_vlm.client import (
 from airflow_provider_vlm.client.waiting import (
     DEFAULT_UNREACHABLE_TIMEOUT,
     PollPolicy,
+    WaitOutcome,
     WaitStatus,
     wait_for_predictions,
 )
 from airflow_provider_vlm.events import PredictionEvent
+from airflow_provider_vlm.stopping import named
 
 #: Judges a completed prediction's response (``validation.ResponseValidator``); raises to reject it.
 ResponseCheck = Callable[[VlmClient, Prediction], object]
@@ -62,12 +66,40 @@ PUBLIC_DASHBOARD_URL = "https://app.vlm.run"
 #: What Airflow shows instead of a secret; no real key is this.
 MASKED_KEY = "***"
 
+#: Seconds a deferrable task keeps polling on the worker before it defers (``defer_after``).
+#: Airflow's defer race (docs: Troubleshooting) fails a try whose trigger fires within seconds of
+#: the defer; a prediction that ends within this time never defers. ``docs/performance.md`` has
+#: the measurement behind the value.
+DEFER_AFTER = 5.0
+#: Seconds after its deferral before a trigger may fire, when ``defer_after`` is not 0: the defer
+#: race needs a trigger that fires before the scheduler has seen the worker's deferral, which took
+#: up to 6 s on a loaded machine. Costs a prediction that ends right after the deferral this much
+#: latency, never a worker slot. ``fire_after`` gives the moment to the trigger.
+DEFER_HOLD = 10.0
+
+
+def fire_after(defer_after: float) -> float | None:
+    """``PredictionTrigger(fire_after=...)`` for a task deferring now (None when ``defer_after`` is 0)."""
+    return time.time() + DEFER_HOLD if defer_after > 0 else None
+
+
+#: Polling during that time: often at first (a re-attached prediction may have just ended).
+INLINE_POLL = PollPolicy(first=0.5, factor=1.5, cap=2.0)
+
 
 def check_max_retries(value: int | None, *, owner: str) -> int | None:
     """``max_retries`` of an operator: ``None`` (the connection's) or an integer >= 0."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise ConfigurationError(f"{owner}: max_retries must be an integer >= 0 or None, got {value!r}")
     return value
+
+
+def defer_after_seconds(value: float | timedelta, *, owner: str) -> float:
+    """``defer_after`` in seconds: 0 or more (0 reads the status once, then defers)."""
+    total = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if isinstance(value, bool) or total < 0:
+        raise ValueError(f"{owner}: defer_after must be 0 or more seconds, got {value!r}")
+    return total
 
 
 class ConnectionNotFoundError(ConfigurationError):
@@ -333,6 +365,17 @@ class VlmHook(BaseHook):
             key_owner=s.key_owner,
         )
 
+    def interrupt(self, reason: str) -> bool:
+        """End this hook's blocking calls and waits within a second (``Interrupted``): for ``on_kill``.
+
+        Safe in a signal handler (it sets a flag). Nothing is sent to the server. True when there
+        was a client to interrupt.
+        """
+        if self._client is None:
+            return False
+        self._client.interruption.set(reason)
+        return True
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -399,19 +442,41 @@ class VlmHook(BaseHook):
 
     # --- waiting: what the operators and the sensor share ----------------------------------------
 
-    def check_prediction(self, prediction_id: str) -> Prediction | None:
-        """The status right after submitting (a finished prediction never defers), or ``None``.
+    def check_prediction(self, prediction_id: str, *, within: float = 0.0) -> Prediction | None:
+        """The prediction once terminal, polled on the worker for up to ``within`` seconds, or ``None``.
 
-        A transient error (an outage that starts at submit time) is not the task's end: the caller
-        goes on to wait, and the wait rides the outage out until its deadline. Other errors raise.
+        Called before deferring: a prediction that ends within ``within`` never defers, which keeps
+        the task out of Airflow's defer race (see ``DEFER_AFTER``); ``within=0`` reads the status
+        once. A transient error (an outage that starts at submit time) is not the task's end: the
+        caller goes on to wait, and the wait rides the outage out until its deadline. Other errors
+        raise.
         """
-        try:
-            return self.get_client().predictions.get(prediction_id)
-        except VlmError as exc:
-            if not exc.transient:
-                raise
-            self.log.warning("checking prediction %s failed (%s); waiting for it anyway", prediction_id, exc)
-            return None
+        outcome = self._poll_inline([prediction_id], within)
+        return None if outcome is None else outcome.predictions[prediction_id]
+
+    def check_predictions(
+        self, prediction_ids: Sequence[str], *, within: float = 0.0
+    ) -> PredictionEvent | None:
+        """``check_prediction`` for many ids: the event the trigger would send once all ended, else ``None``."""
+        outcome = self._poll_inline(prediction_ids, within)
+        return None if outcome is None else PredictionEvent.from_outcome(outcome)
+
+    def _poll_inline(self, prediction_ids: Sequence[str], within: float) -> WaitOutcome | None:
+        """The one wait loop, on the worker, until ``within`` seconds from now; the outcome once all ended."""
+        outcome = wait_for_predictions(
+            self.get_client(),
+            prediction_ids,
+            deadline=time.time() + max(0.0, within),
+            policy=INLINE_POLL,
+            logger=self.log,
+        )
+        if outcome.status in (WaitStatus.SUCCESS, WaitStatus.FAILED):
+            return outcome
+        if outcome.error is not None:
+            if not outcome.error.transient:
+                raise outcome.error
+            self.log.warning("checking %s failed (%s); waiting anyway", named(prediction_ids), outcome.error)
+        return None
 
     def wait_for_prediction(
         self,

@@ -94,8 +94,9 @@ class BatchState:
         self._index: dict[str, int] = {}
 
     @classmethod
-    def from_context(cls, context: Mapping[str, Any]) -> BatchState:
-        return cls.load(for_task(context, "retry a batch without duplicate predictions"))
+    def from_context(cls, context: Mapping[str, Any], *, starting: bool = False) -> BatchState:
+        """``starting``: as a try's ``execute`` begins (try 1 then reads nothing: ``FirstTryStore``)."""
+        return cls.load(for_task(context, "retry a batch without duplicate predictions", starting=starting))
 
     @classmethod
     def load(cls, store: StateStore) -> BatchState:

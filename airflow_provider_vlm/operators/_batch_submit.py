@@ -34,6 +34,7 @@ from airflow_provider_vlm.client import (
     OutcomeUnknownError,
     Prediction,
     PredictionStatus,
+    TransportError,
     VlmClient,
     VlmError,
     VlmInputError,
@@ -127,6 +128,8 @@ class BatchSubmitter:
     budget: Budget | None = None
     #: Inputs not submitted because of the budget, with the reason (in input order).
     left: dict[str, str] = field(default_factory=dict)
+    #: A call that used its whole budget without reaching the server: the rest are not sent.
+    _dead: TransportError | None = None
 
     @property
     def attempts_per_call(self) -> int:
@@ -145,23 +148,48 @@ class BatchSubmitter:
             try:
                 for done, wave in enumerate(batched(items, wave_size), start=1):
                     self._wave(wave, pool)
+                    self._stop_if_unreachable(min(done * wave_size, len(items)), len(items))
                     if time.monotonic() - last_log > PROGRESS_EVERY or done * wave_size >= len(items):
                         last_log = time.monotonic()
-                        self.log.info(
-                            "submitting: %s/%s inputs done (%s, invalid %s)",
-                            f"{min(done * wave_size, len(items)):,}",
-                            f"{len(items):,}",
-                            ", ".join(f"{k} {v:,}" for k, v in self.counts.items()),
-                            f"{len(self.invalid):,}",
-                        )
+                        self._progress(min(done * wave_size, len(items)), len(items))
                 if self.unsettled:
                     self._settle(pool)
+                    self._progress(len(items), len(items))
             finally:
                 self.state.flush()  # the last wave's ids, also when an error stopped the batch
         self._save_invalid()
         if self.budget is not None:
             self.state.save_left(self.left)
         return self.waiting
+
+    def _stop_if_unreachable(self, looked_at: int, total: int) -> None:
+        """End the try once a call used its whole budget without reaching the server at all.
+
+        The other inputs would meet the same closed port or unreachable host, each spending its
+        own budget: a try against a dead endpoint is bounded by the domain check and one wave
+        (``docs/retries.md``), not by the number of inputs.
+        """
+        dead = self._dead
+        if dead is None:
+            return
+        self._progress(looked_at, total)
+        self._save_invalid()
+        raise BatchSubmitIncomplete(
+            f"the server cannot be reached: {dead}; stopped submitting after {looked_at:,} of "
+            f"{total:,} inputs (the rest would meet the same). A retry of the task submits what was "
+            "not submitted and re-attaches to the rest"
+        )
+
+    def _progress(self, looked_at: int, total: int) -> None:
+        """One line whose counts add up to the inputs looked at: each says what happened to them."""
+        self.log.info(
+            "submitting: %s/%s inputs looked at: %s, invalid %s, not submitted yet (transient errors) %s",
+            f"{looked_at:,}",
+            f"{total:,}",
+            ", ".join(f"{k} {v:,}" for k, v in self.counts.items()),
+            f"{len(self.invalid):,}",
+            f"{len(self.unsettled):,}",
+        )
 
     def _save_invalid(self) -> None:
         self.state.save_invalid(self.invalid, self.refused)
@@ -305,6 +333,8 @@ class BatchSubmitter:
         later, any other error stops the batch."""
 
         def prepare(plan: Planned) -> dict[str, Any] | VlmError:
+            if self._dead is not None:  # another input found the server unreachable: not sent
+                return _NotSent(f"not sent: {self._dead}")
             try:
                 # A nightly folder is mostly new files: an md5 lookup per input would be a third
                 # of the submit requests and almost always miss. Only inputs with a record (a
@@ -312,13 +342,17 @@ class BatchSubmitter:
                 with attempts_at_most(self._left(plan)):
                     return self.submission.prepare(self.client, plan.loaded, reuse=plan.recorded)
             except VlmError as exc:
+                if isinstance(exc, TransportError) and exc.unreachable and exc.exhausted is not None:
+                    self._dead = exc
                 return exc
 
         ready: list[Planned] = []
         error: VlmError | None = None
         todo = [p for p in plans if p.source is None]  # a settle round keeps what was uploaded
         for plan, result in zip(todo, pool.map(prepare, todo), strict=True):
-            if isinstance(result, VlmError):
+            if isinstance(result, _NotSent):
+                self.unsettled.append((plan, result))
+            elif isinstance(result, VlmError):
                 if result.input_problem:
                     self._refuse(plan, result)
                 elif result.transient:
@@ -391,7 +425,7 @@ class BatchSubmitter:
                 max(delay, retry_after),
                 self.attempts_per_call,
             )
-            time.sleep(max(delay, retry_after))
+            self.client.interruption.sleep(max(delay, retry_after))
             delay = min(delay * 2, SETTLE_MAX_PAUSE)
             self.unsettled = spent
             self._submit([plan for plan, _ in again], pool)

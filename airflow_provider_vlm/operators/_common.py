@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
 from airflow_provider_vlm.client.pricing import billed_tier, check_tier
 from airflow_provider_vlm.durable import clear_number, task_identity
-from airflow_provider_vlm.hooks.vlm import ENVIRONMENTS, VlmHook, check_max_retries
+from airflow_provider_vlm.hooks.vlm import ENVIRONMENTS, VlmHook, check_max_retries, defer_after_seconds
 from airflow_provider_vlm.operators._budget import check_max_credits
 from airflow_provider_vlm.operators._inputs import is_template
 from airflow_provider_vlm.operators._submission import Submission, build_config, build_metadata
@@ -30,6 +30,7 @@ __all__ = [
     "PredictionRequestMixin",
     "check_max_retries",
     "clear_number",
+    "defer_after_seconds",
     "seconds",
     "task_identity",
 ]

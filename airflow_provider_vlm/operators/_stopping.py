@@ -14,6 +14,7 @@ Nothing here writes the durable record: it already holds the ids, and the next t
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,12 @@ from airflow_provider_vlm.stopping import TRIGGER_FAIL, defer_timeout, named, st
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+
+def _in_sigterm_handler() -> bool:
+    """``on_kill`` was called by the Task SDK's SIGTERM handler (``_on_term``, the same on 3.0-3.3)."""
+    caller = sys._getframe(2)  # _in_sigterm_handler <- on_kill <- its caller
+    return caller.f_code.co_name == "_on_term"
 
 
 class StopReporting:
@@ -57,15 +64,23 @@ class StopReporting:
         )
 
     def on_kill(self) -> None:
-        """Called on the worker (SIGTERM or ``execution_timeout``): short, never raises, sends nothing."""
-        self.log.warning(
-            "%s",
-            still_running(
-                getattr(self, "_waiting_ids", []),
-                stopped="the task was stopped on the worker (marked failed or succeeded, cleared, "
-                "execution_timeout or SIGTERM)",
-            ),
+        """Called on the worker (SIGTERM or ``execution_timeout``): short, never raises, sends nothing.
+
+        Airflow's SIGTERM handler only calls this and returns, so the try would go on waiting (or
+        retrying a dead server) until SIGKILL. Interrupting the hook makes its sleeps and the next
+        attempt of any call raise ``Interrupted`` within a second: the try ends there.
+        """
+        line = still_running(
+            getattr(self, "_waiting_ids", []),
+            stopped="the task was stopped on the worker (marked failed or succeeded, cleared, "
+            "execution_timeout or SIGTERM)",
         )
+        hook = vars(self).get("hook")  # the cached hook of this try, if it made one
+        if hook is not None and hook.interrupt(line) and _in_sigterm_handler():
+            # The main thread raises Interrupted(line) and Airflow logs it there. Logging here could
+            # deadlock: the handler runs in the main thread, which may hold a log lock right now.
+            return
+        self.log.warning("%s", line)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Log what keeps running before Airflow fails a deferred wait it ended (timeout, trigger failure)."""

@@ -25,10 +25,11 @@ from pydantic import BaseModel
 from airflow_provider_vlm import metrics
 from airflow_provider_vlm._compat import conf, task_entry
 from airflow_provider_vlm._retry_note import hands_over_to_retries
+from airflow_provider_vlm._summary import duration_text
 from airflow_provider_vlm.client import GenerationConfig, RequestMetadata, VlmInputError
 from airflow_provider_vlm.client.pricing import billed_tier
 from airflow_provider_vlm.events import PredictionEvent, WaitStatus
-from airflow_provider_vlm.hooks.vlm import VlmHook
+from airflow_provider_vlm.hooks.vlm import DEFER_AFTER, VlmHook, fire_after
 from airflow_provider_vlm.operators._batch_collect import (
     BatchFailedError,
     BatchInputsRefusedError,
@@ -60,6 +61,7 @@ from airflow_provider_vlm.operators._budget import (
 from airflow_provider_vlm.operators._common import (
     PredictionRequestMixin,
     clear_number,
+    defer_after_seconds,
     task_identity,
 )
 from airflow_provider_vlm.operators._domain import check_domain
@@ -106,6 +108,10 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
     :param poll_interval: first polling interval (seconds or timedelta); grows by 1.5 while
         nothing changes.
     :param max_poll_interval: cap of the polling interval; a server's ``Retry-After`` wins.
+    :param defer_after: with ``deferrable``, keep polling on the worker for up to this long
+        (seconds or timedelta, default 5 s) before deferring: a batch whose predictions all end by
+        then never defers, and once deferred the trigger fires no sooner than 10 s after the
+        deferral (Airflow's defer race, ``docs/troubleshooting.md``). ``0`` turns both off.
     :param timeout: how long one try waits for the whole batch (seconds or timedelta; ``None``:
         no limit); a retry gets a fresh one and re-attaches to what still runs.
     :param max_concurrent_polls: concurrent status and result calls (trigger and worker).
@@ -171,6 +177,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float | timedelta = 5.0,
         max_poll_interval: float | timedelta = 30.0,
+        defer_after: float | timedelta = DEFER_AFTER,
         timeout: float | timedelta | None = 6 * 3600.0,
         max_concurrent_polls: int = 20,
         max_xcom_results_bytes: int = 512_000,
@@ -234,6 +241,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         self.max_active_submissions = max_active_submissions
         self.max_failed_fraction = float(max_failed_fraction)
         self.deferrable = deferrable
+        self.defer_after = defer_after_seconds(defer_after, owner=owner)
         self.max_concurrent_polls = max_concurrent_polls
         self.max_xcom_results_bytes = max_xcom_results_bytes
         self.min_inputs = min_inputs
@@ -273,7 +281,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         check_domain(client, self.domain)
         self.log.info("batch of %s inputs (%s)", f"{len(items):,}", self.media)
         metrics.batch_size(self.metric_tags, len(items))
-        state = BatchState.from_context(context)
+        state = BatchState.from_context(context, starting=True)
         state.save_inputs(label for label, _ in items)  # the resume collects these, not a new listing
         submission = self.submission()
         budget = self.budget_for(state, clear_number(context), submission)
@@ -309,9 +317,16 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             self.log.info("no prediction is waiting: writing the results")
             return self._finish(context, None)
 
-        trigger = self.trigger_for(waiting)
+        trigger = self.trigger_for(waiting, waiting_since=time.time())
         if self.deferrable:
+            # Predictions that all end within defer_after never defer (Airflow's defer race).
+            ended = self.hook.check_predictions(waiting, within=self.defer_after)
+            if ended is not None:
+                return self.execute_complete(
+                    context, {**ended.to_dict(), "waiting_since": trigger.waiting_since}
+                )
             self.log_deferring(waiting)
+            trigger.fire_after = fire_after(self.defer_after)
             self.defer(
                 trigger=trigger, method_name="execute_complete", timeout=self.deferral_timeout(context)
             )
@@ -323,7 +338,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             max_poll_interval=trigger.max_poll_interval,
             max_concurrency=trigger.max_concurrency,
         )
-        return self.execute_complete(context, event.to_dict())
+        return self.execute_complete(context, {**event.to_dict(), "waiting_since": trigger.waiting_since})
 
     def budget_for(self, state: BatchState, clear: int, submission: Submission) -> Budget | None:
         """This try's budget, over what earlier tries of the night reserved; a Clear right after a
@@ -355,7 +370,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         )
         return Budget(max_credits, (submission.config or {}).get("service_tier"), ledger)
 
-    def trigger_for(self, prediction_ids: list[str]) -> PredictionTrigger:
+    def trigger_for(self, prediction_ids: list[str], waiting_since: float | None = None) -> PredictionTrigger:
         """One trigger for every waiting id; its absolute deadline is fixed now, once per try, so a
         triggerer restart neither resets nor extends it."""
         return PredictionTrigger(
@@ -365,6 +380,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             poll_interval=self.poll_interval,
             max_poll_interval=self.max_poll_interval,
             max_concurrency=self.max_concurrent_polls,
+            waiting_since=waiting_since,
         )
 
     # --- resume: fetch results, write them, apply the failure policy ---------------------------
@@ -378,7 +394,12 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger; what is needed comes from the event and the durable state."""
         ev = PredictionEvent.from_dict(event)
-        self.log.info("wait ended: %s (%s)", ev.status.value, ev.message)
+        waited = (
+            ""
+            if ev.waiting_since is None
+            else f" after waiting {duration_text(time.time() - ev.waiting_since)}"
+        )
+        self.log.info("wait ended%s: %s (%s)", waited, ev.status.value, ev.message)
         if ev.status is WaitStatus.TIMEOUT:
             raise BatchTimeoutError(
                 f"the batch did not finish within {self.timeout or 0:g}s: {ev.message}; "

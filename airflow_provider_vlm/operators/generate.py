@@ -31,7 +31,7 @@ from airflow_provider_vlm.client import (
 )
 from airflow_provider_vlm.client.pricing import billed_tier
 from airflow_provider_vlm.durable import RecordStore, Step, clear_number, submit_once
-from airflow_provider_vlm.hooks.vlm import VlmHook
+from airflow_provider_vlm.hooks.vlm import DEFER_AFTER, VlmHook, fire_after
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.operators._budget import (
     Budget,
@@ -42,7 +42,7 @@ from airflow_provider_vlm.operators._budget import (
     estimate,
     parse_max_credits,
 )
-from airflow_provider_vlm.operators._common import PredictionRequestMixin
+from airflow_provider_vlm.operators._common import PredictionRequestMixin, defer_after_seconds
 from airflow_provider_vlm.operators._domain import check_domain
 from airflow_provider_vlm.operators._inputs import LoadedInput, check_arguments, load_input
 from airflow_provider_vlm.operators._stopping import StopReporting
@@ -81,6 +81,11 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
     :param poll_interval: first polling interval (seconds or timedelta); grows by 1.5 while nothing
         changes.
     :param max_poll_interval: cap of the polling interval; a server's ``Retry-After`` wins.
+    :param defer_after: with ``deferrable``, keep polling on the worker for up to this long
+        (seconds or timedelta, default 5 s) before deferring: a prediction that ends by then never
+        defers, and once deferred the trigger fires no sooner than ``DEFER_HOLD`` (10 s) after
+        the deferral: both keep the task out of Airflow's defer race (``docs/troubleshooting.md``).
+        ``0`` checks once, defers, and fires at once.
     :param timeout: how long one try waits (seconds or timedelta; ``None``: no limit); a retry
         gets a fresh one.
     :param vlm_conn_id: Airflow connection of type ``vlm``.
@@ -142,6 +147,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float | timedelta = 5.0,
         max_poll_interval: float | timedelta = 30.0,
+        defer_after: float | timedelta = DEFER_AFTER,
         timeout: float | timedelta | None = 3600.0,
         vlm_conn_id: str = VlmHook.default_conn_name,
         max_retries: int | None = None,
@@ -186,6 +192,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         self.images = images
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
+        self.defer_after = defer_after_seconds(defer_after, owner=self.task_id)
         #: The prediction this try submitted or finished, for OpenLineage (not serialized).
         self._lineage_prediction_id: str | None = None
         self._lineage_credits: float | None = None
@@ -261,14 +268,18 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
             metrics.submitted(self.metric_tags)
         self._lineage_prediction_id = submitted.prediction_id
         self._waiting_ids = [submitted.prediction_id]
+        waiting_since = time.time()
 
         prediction = submitted.prediction
         if prediction is not None and prediction.status.is_terminal:
             return self._result(prediction)
         if not self.wait_for_completion:
             return (prediction or client.predictions.get(submitted.prediction_id)).record()
-        # A finished prediction never defers; an outage starting now is the wait's to ride out.
-        checked = self.hook.check_prediction(submitted.prediction_id)
+        # A prediction that ends within defer_after never defers (Airflow's defer race); an outage
+        # starting now is the wait's to ride out.
+        checked = self.hook.check_prediction(
+            submitted.prediction_id, within=self.defer_after if self.deferrable else 0.0
+        )
         if checked is not None and checked.status.is_terminal:
             return self._result(checked)
 
@@ -282,6 +293,8 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
                     deadline=deadline,
                     poll_interval=self.poll_interval,
                     max_poll_interval=self.max_poll_interval,
+                    waiting_since=waiting_since,
+                    fire_after=fire_after(self.defer_after),
                 ),
                 method_name="execute_complete",
                 timeout=self.deferral_timeout(context),
@@ -339,6 +352,6 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger; everything needed is in the event (``dag.test()`` passes only it)."""
         prediction = self.hook.settle_event(event, self.timeout)
-        log_finished_wait(self.log, prediction, context, tier=self.requested_tier())
+        log_finished_wait(self.log, prediction, context, event, tier=self.requested_tier())
         context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=prediction.id)
         return self._result(prediction)

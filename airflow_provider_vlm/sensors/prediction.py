@@ -22,7 +22,13 @@ from airflow_provider_vlm._retry_note import hands_over_to_retries
 from airflow_provider_vlm._summary import log_finished_wait
 from airflow_provider_vlm.client import PredictionTimeoutError
 from airflow_provider_vlm.client.errors import TRANSIENT_ERRORS
-from airflow_provider_vlm.hooks.vlm import VlmHook, check_max_retries
+from airflow_provider_vlm.hooks.vlm import (
+    DEFER_AFTER,
+    VlmHook,
+    check_max_retries,
+    defer_after_seconds,
+    fire_after,
+)
 from airflow_provider_vlm.links import PREDICTION_ID_KEY, VlmPredictionLink
 from airflow_provider_vlm.retry_policy import with_default_retry_policy
 from airflow_provider_vlm.triggers.prediction import PredictionTrigger
@@ -41,6 +47,10 @@ class PredictionSensor(BaseSensorOperator):
         prediction's own).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param max_poll_interval: cap of the deferred wait's backoff (starts at ``poke_interval``).
+    :param defer_after: with ``deferrable``, keep polling on the worker for up to this long
+        (seconds or timedelta, default 5 s) before deferring: a prediction that ends by then never
+        defers, and once deferred the trigger fires no sooner than 10 s after the deferral
+        (Airflow's defer race, ``docs/troubleshooting.md``). ``0`` turns both off.
     :param autocast: validate the response against its domain's JSON schema (``domain`` or the
         prediction's own).
     :param response_model: a pydantic model to validate the response against.
@@ -63,6 +73,7 @@ class PredictionSensor(BaseSensorOperator):
         response_model: type[BaseModel] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         max_poll_interval: float | timedelta = 30.0,
+        defer_after: float | timedelta = DEFER_AFTER,
         max_retries: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -77,6 +88,7 @@ class PredictionSensor(BaseSensorOperator):
         self.autocast = autocast
         self.response_model = response_model
         self.deferrable = deferrable
+        self.defer_after = defer_after_seconds(defer_after, owner=self.task_id)
         self.max_retries = check_max_retries(max_retries, owner=self.task_id)
         cap = (
             max_poll_interval.total_seconds()
@@ -112,7 +124,9 @@ class PredictionSensor(BaseSensorOperator):
         context["ti"].xcom_push(key=PREDICTION_ID_KEY, value=prediction_id)
         if not self.deferrable:
             return super().execute(context)
-        prediction = self.hook.check_prediction(prediction_id)  # a finished one never defers
+        waiting_since = time.time()
+        # One that ends within defer_after never defers (Airflow's defer race).
+        prediction = self.hook.check_prediction(prediction_id, within=self.defer_after)
         if prediction is not None and prediction.status.is_terminal:
             return self.hook.prediction_record(prediction, self.check)
         self.defer(
@@ -122,6 +136,8 @@ class PredictionSensor(BaseSensorOperator):
                 deadline=time.time() + self.timeout,
                 poll_interval=max(self.poke_interval, 0.1),
                 max_poll_interval=max(self.max_poll_interval, 0.1),
+                waiting_since=waiting_since,
+                fire_after=fire_after(self.defer_after),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
@@ -146,5 +162,5 @@ class PredictionSensor(BaseSensorOperator):
             prediction = self.hook.settle_event(event, self.timeout)
         except PredictionTimeoutError as exc:
             raise AirflowSensorTimeout(str(exc)) from exc
-        log_finished_wait(self.log, prediction, context)
+        log_finished_wait(self.log, prediction, context, event)
         return self.hook.prediction_record(prediction, self.check)

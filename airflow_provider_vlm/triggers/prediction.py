@@ -8,6 +8,8 @@ same backoff, error tolerance and sweep as every blocking waiter.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -41,6 +43,11 @@ class PredictionTrigger(BaseTrigger):
     :param max_concurrency: per-id status reads in flight at once.
     :param unreachable_timeout: with no deadline, how long polls may fail in a row (server down,
         5xx, 429) before the event is ``error``; with a deadline, outages are ridden out until it.
+    :param waiting_since: when the task began waiting (epoch seconds), handed back in the event so
+        the resumed task logs how long it really waited.
+    :param fire_after: epoch seconds before which no event is sent (the task's deferral plus
+        ``DEFER_HOLD``): a trigger that fires within seconds of the deferral meets Airflow's defer
+        race. ``None``: send at once.
     :param max_consecutive_errors: ignored; accepted so that triggers serialized by earlier
         versions still load. Transient errors no longer end a wait before its deadline.
     """
@@ -54,6 +61,8 @@ class PredictionTrigger(BaseTrigger):
         max_poll_interval: float = 30.0,
         max_concurrency: int = 20,
         unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT,
+        waiting_since: float | None = None,
+        fire_after: float | None = None,
         max_consecutive_errors: int | None = None,
     ) -> None:
         super().__init__()
@@ -72,6 +81,8 @@ class PredictionTrigger(BaseTrigger):
         self.max_poll_interval = float(max_poll_interval)
         self.max_concurrency = max_concurrency
         self.unreachable_timeout = float(unreachable_timeout)
+        self.waiting_since = waiting_since
+        self.fire_after = fire_after
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -84,6 +95,8 @@ class PredictionTrigger(BaseTrigger):
                 "max_poll_interval": self.max_poll_interval,
                 "max_concurrency": self.max_concurrency,
                 "unreachable_timeout": self.unreachable_timeout,
+                "waiting_since": self.waiting_since,
+                "fire_after": self.fire_after,
             },
         )
 
@@ -104,10 +117,13 @@ class PredictionTrigger(BaseTrigger):
                 self.prediction_ids,
                 f"cannot open connection {self.vlm_conn_id!r}: {exc}",
                 {"unknown": len(self.prediction_ids)},
+                self.waiting_since,
             )
         else:
             async with shared_async_client(settings, self.max_concurrency) as client:
                 event = await self.wait(client)
+        if self.fire_after is not None:  # out of Airflow's defer race window (see DEFER_HOLD)
+            await asyncio.sleep(max(0.0, self.fire_after - time.time()))
         yield TriggerEvent(event.to_dict())
 
     async def wait(self, client: AsyncVlmClient) -> PredictionEvent:
@@ -123,7 +139,7 @@ class PredictionTrigger(BaseTrigger):
             concurrency=self.max_concurrency,
             logger=self.log,
         )
-        return PredictionEvent.from_outcome(outcome)
+        return PredictionEvent.from_outcome(outcome, self.waiting_since)
 
     async def on_kill(self) -> None:
         """Airflow >= 3.3 calls this when a user marks the deferred task failed or succeeded, or clears it.

@@ -123,7 +123,11 @@ def test_trigger_kwargs_hold_ids_and_timings_only() -> None:
         "max_poll_interval",
         "max_concurrency",
     }
-    assert core <= set(kwargs) <= core | {"max_consecutive_errors", "unreachable_timeout"}
+    assert (
+        core
+        <= set(kwargs)
+        <= core | {"max_consecutive_errors", "unreachable_timeout", "waiting_since", "fire_after"}
+    )
     assert kwargs["prediction_ids"] == ["p1", "p2"] and kwargs["deadline"] is not None
 
 

@@ -26,7 +26,8 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 
 from _near_misses import CASES, CONSTRAINED, DOMAIN
 
-FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0}
+#: Deferring at once (defer_after=0): these DAGs test the deferred path with fast predictions.
+FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0, "defer_after": 0}
 #: Cases that also go through ``@task.vlm`` and the sensor: one that passes, one that fails.
 OTHER_ENTRY_POINTS = ("invoice_valid", "number_as_string")
 
@@ -64,6 +65,7 @@ with DAG(
             prediction_id=f"{{{{ ti.xcom_pull(task_ids='submit__{name}', key='prediction_id') }}}}",
             autocast=True,
             deferrable=True,
+            defer_after=0,
             poke_interval=0.3,
         )
 

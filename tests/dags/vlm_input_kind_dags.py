@@ -22,7 +22,8 @@ REMOTE_URL = "https://invoices.example.com/2026/INV-0042.pdf"
 MEMORY_URI = "memory://vlm-test/incoming/invoice.pdf"
 
 START = datetime(2026, 1, 1)
-FAST: dict[str, Any] = {"poll_interval": 0.3, "max_poll_interval": 1.0, "deferrable": True}
+#: Deferring at once (defer_after=0): these DAGs test the deferred path with fast predictions.
+FAST: dict[str, Any] = {"poll_interval": 0.3, "max_poll_interval": 1.0, "defer_after": 0, "deferrable": True}
 
 
 def _dag(dag_id: str) -> DAG:

@@ -24,7 +24,8 @@ INVOICES = json.loads(os.environ.get("VLM_TEST_INVOICES", '["missing.pdf"]'))
 OUTPUT = os.environ.get("VLM_TEST_OUTPUT", "output")
 
 START = datetime(2026, 1, 1)
-FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0}
+#: Deferring at once (defer_after=0): these DAGs test the deferred path with fast predictions.
+FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0, "defer_after": 0}
 
 
 def _dag(dag_id: str) -> DAG:

@@ -53,6 +53,7 @@ with _dag("vlm_outage_sensor"):
         task_id="wait",
         prediction_id="{{ ti.xcom_pull(task_ids='submit', key='prediction_id') }}",
         deferrable=True,
+        defer_after=0,
         poke_interval=1.0,
         max_poll_interval=8.0,
         timeout=DEADLINE,

@@ -26,7 +26,8 @@ BAD_FILE = os.environ.get("VLM_TEST_BAD_FILE", "missing.txt")
 MISSING_FILE = os.environ.get("VLM_TEST_MISSING_FILE", "missing-folder/missing.pdf")
 
 START = datetime(2026, 1, 1)
-FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0}
+#: Deferring at once (defer_after=0): these DAGs test the deferred path with fast predictions.
+FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0, "defer_after": 0}
 RETRYING = {"retries": 2, "retry_delay": timedelta(seconds=1)}
 
 
@@ -155,7 +156,9 @@ with _dag("vlm_submit_then_sense"):
     )
     pid = "{{ ti.xcom_pull(task_ids='submit', key='prediction_id') }}"
     submit >> [
-        PredictionSensor(task_id="wait_deferred", prediction_id=pid, deferrable=True, poke_interval=0.3),
+        PredictionSensor(
+            task_id="wait_deferred", prediction_id=pid, deferrable=True, defer_after=0, poke_interval=0.3
+        ),
         PredictionSensor(task_id="wait_poke", prediction_id=pid, mode="poke", poke_interval=0.3),
         PredictionSensor(task_id="wait_reschedule", prediction_id=pid, mode="reschedule", poke_interval=1),
     ]
@@ -168,6 +171,7 @@ with _dag("vlm_sensor_timeout"):
         task_id="wait",
         prediction_id="{{ ti.xcom_pull(task_ids='submit', key='prediction_id') }}",
         deferrable=True,
+        defer_after=0,
         poke_interval=0.3,
         timeout=2,
         **RETRYING,

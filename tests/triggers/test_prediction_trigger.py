@@ -52,6 +52,8 @@ def test_serialize_is_exact_and_round_trips() -> None:
         "max_poll_interval": 9.0,
         "max_concurrency": 20,
         "unreachable_timeout": 3600.0,
+        "waiting_since": None,
+        "fire_after": None,
     }
     assert PredictionTrigger(**kwargs).serialize() == (path, kwargs)
 

@@ -27,7 +27,8 @@ OUTPUT = os.environ.get("VLM_BATCH_OUTPUT", "missing-output")
 CRASH_AFTER = int(os.environ.get("VLM_BATCH_CRASH_AFTER", "10"))
 
 START = datetime(2026, 1, 1)
-FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0}
+#: Deferring at once (defer_after=0): these DAGs test the deferred path with fast predictions.
+FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0, "defer_after": 0}
 RETRYING = {"retries": 2, "retry_delay": timedelta(seconds=1)}
 # The fault-mix tests inject a fault into 30-35 % of calls: a call then outlasts a budget of m
 # retries with probability p ** (m + 1); 8 makes that about 1e-4 (docs/retries.md).

@@ -14,7 +14,8 @@ from airflow_provider_vlm.operators.generate import GenerateOperator
 from airflow_provider_vlm.sensors.prediction import PredictionSensor
 
 INVOICE = os.environ.get("VLM_TEST_INVOICE", "missing.pdf")
-FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0}
+#: Deferring at once (defer_after=0): these DAGs test the deferred path with fast predictions.
+FAST = {"poll_interval": 0.3, "max_poll_interval": 1.0, "defer_after": 0}
 
 
 def _dag(dag_id: str) -> DAG:
@@ -32,6 +33,7 @@ with _dag("vlm_ui_sensor"):
         task_id="wait",
         prediction_id="{{ ti.xcom_pull(task_ids='submit', key='prediction_id') }}",
         deferrable=True,
+        defer_after=0,
         poke_interval=0.3,
     )
 

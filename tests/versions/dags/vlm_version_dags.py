@@ -31,7 +31,8 @@ INVOICE = os.environ.get("VLM_TEST_INVOICE", "missing.pdf")
 INVOICES = json.loads(os.environ.get("VLM_TEST_INVOICES", '["missing.pdf"]'))
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
-FAST: dict[str, Any] = {"poll_interval": 0.3, "max_poll_interval": 1.0}
+#: Deferring at once (defer_after=0): these DAGs test the deferred path with fast predictions.
+FAST: dict[str, Any] = {"poll_interval": 0.3, "max_poll_interval": 1.0, "defer_after": 0}
 RETRYING: dict[str, Any] = {"retries": 2, "retry_delay": timedelta(seconds=1)}
 
 
@@ -101,6 +102,7 @@ with DAG("vlm_docs_defer_and_sense", schedule=None, start_date=START, catchup=Fa
         task_id="wait",
         prediction_id="{{ ti.xcom_pull(task_ids='submit', key='prediction_id') }}",
         deferrable=True,
+        defer_after=0,
         poke_interval=0.3,
     )
 
