@@ -246,6 +246,11 @@ class BatchSubmitter:
         for plan in plans:
             if not plan.charged:
                 cost = estimate(plan.loaded, self.media, self.submission.domain, self.submission.config)
+                if cost.credits is None:  # not the budget running out: this input cannot be priced
+                    self.invalid[plan.label] = short(
+                        f"not submitted under max_credits: {cost.unknown}; run it without max_credits"
+                    )
+                    continue
                 reason = self.budget.admit(cost)
                 if reason is not None:
                     self.left[plan.label] = reason
