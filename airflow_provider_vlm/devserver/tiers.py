@@ -12,14 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_vlm.client import VlmInputError
-from airflow_provider_vlm.client.pricing import check_detail, config_credits
+from airflow_provider_vlm.client.pricing import (
+    SERVICE_TIERS,
+    billed_tier,
+    check_detail,
+    check_tier,
+    config_credits,
+)
 
 from .errors import ApiError
 
-#: Tier → processing-time factor (``auto`` and ``default`` are ``standard``).
-TIERS: dict[str, float] = {"standard": 1.0, "flex": 2.0, "priority": 0.5}
-#: Names the SDK accepts that mean another tier.
-ALIASES = {"auto": "standard", "default": "standard"}
+#: Tier → processing-time factor (the tier names and aliases are the client's ``pricing``).
+TIMES: dict[str, float] = {"standard": 1.0, "flex": 2.0, "priority": 0.5}
 
 
 def tier_of(config: dict[str, Any] | None) -> str:
@@ -35,14 +39,11 @@ def tier_of(config: dict[str, Any] | None) -> str:
             400, f"unknown detail {config.get('detail')!r}: expected one of 'auto', 'lo', 'hi'"
         ) from None
     requested = config.get("service_tier")
-    if requested is None:
-        return "standard"
-    if isinstance(requested, str):
-        name = ALIASES.get(requested, requested)
-        if name in TIERS:
-            return name
-    known = ", ".join(repr(t) for t in (*ALIASES, *TIERS))
-    raise ApiError(400, f"unknown service_tier {requested!r}: expected one of {known}")
+    try:
+        return billed_tier(check_tier(requested))
+    except VlmInputError:
+        known = ", ".join(repr(t) for t in SERVICE_TIERS)
+        raise ApiError(400, f"unknown service_tier {requested!r}: expected one of {known}") from None
 
 
 def processed(usage: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
@@ -64,4 +65,4 @@ def bill(usage: dict[str, Any], domain: str, media: str, config: dict[str, Any] 
 
 def processing_time(base: float, tier: str) -> float:
     """Seconds from enqueued to done: flex waits for spare capacity, priority jumps the queue."""
-    return base * TIERS[tier]
+    return base * TIMES[tier]
