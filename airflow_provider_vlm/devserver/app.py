@@ -29,6 +29,7 @@ from .bodies import (
     HubSchemaBody,
     ImageGenerateBody,
     ImageSchemaBody,
+    PublishSchemaBody,
     ResetBody,
 )
 from .callbacks import Callbacks
@@ -41,6 +42,7 @@ from .errors import ApiError, error_body
 from .faults import Faults, FaultUpdate
 from .gateway import PREFIX, Gateway, RouteTemplate
 from .inputs import check_domain, file_input, image_input
+from .published import PublishedSchemas
 from .records import FeedbackRecord, FileRecord, PredictionRecord, request_info
 from .stats import Stats
 from .store import Store, open_store
@@ -68,6 +70,7 @@ class DevServer:
         self.faults = Faults(config.faults, config.seed, config.processing_time)
         self.stats = Stats()
         self.callbacks = Callbacks()
+        self.schemas = PublishedSchemas()
         catalog.domains()  # load the catalog now, not on the first request
 
     # --- predictions ---------------------------------------------------------------------
@@ -183,7 +186,8 @@ class DevServer:
 
     def schema_prediction(self, media: str, domain: str) -> Response:
         """A finished prediction whose response is the SchemaResponse of ``domain``."""
-        schema = domains.json_schema(domain) or {}
+        published = self.schemas.get(domain)
+        schema = published.json_schema if published is not None else {}
         at = now()
         record = PredictionRecord(
             id=str(uuid.uuid4()),
@@ -192,7 +196,7 @@ class DevServer:
             created_at=at,
             ready_at=at,
             batch=False,
-            response=domains.schema_response(domain, schema),
+            response=domains.schema_response(domain, schema, published.version if published else None),
             usage={
                 "elements_processed": 1,
                 "element_type": "image" if media == "image" else "page",
@@ -295,10 +299,12 @@ def _api_router(server: DevServer) -> APIRouter:
     @router.post("/schema")
     async def domain_schema(body: DomainSchemaBody) -> Response:
         custom = (body.config or {}).get("json_schema")
-        schema = custom if isinstance(custom, dict) else domains.json_schema(body.domain)
-        if schema is None:
+        if isinstance(custom, dict):
+            return json_response(domains.schema_response(body.domain, custom))
+        published = server.schemas.get(body.domain)
+        if published is None:
             raise ApiError(404, catalog.unknown_message(body.domain))
-        return json_response(domains.schema_response(body.domain, schema))
+        return json_response(domains.schema_response(body.domain, published.json_schema, published.version))
 
     # The SDK's hub routes (``client.hub``) and model list (``client.models.list()``).
 
@@ -380,9 +386,28 @@ def _admin_router(server: DevServer) -> APIRouter:
         server.faults.reset()
         server.stats.reset()
         server.callbacks.reset_counts()
+        server.schemas.restore()
         if state:
             server.store.clear()
         return json_response({"reset": True, "state": state, "faults": server.faults.to_wire()})
+
+    @router.post("/schemas")
+    async def publish_schema(body: PublishSchemaBody) -> Response:
+        # The platform publishes a new version of a domain's schema (schema drift, for tests).
+        if catalog.get(body.domain) is None:
+            raise ApiError(404, catalog.unknown_message(body.domain))
+        server.schemas.publish(body.domain, body.json_schema, body.version)
+        published = domains.schema_response(body.domain, body.json_schema, body.version)
+        return json_response({k: published[k] for k in ("domain", "schema_version", "schema_hash")})
+
+    @router.get("/schemas")
+    async def published_schemas() -> Response:
+        return json_response(server.schemas.to_wire())
+
+    @router.delete("/schemas/{domain}")
+    async def restore_schema(domain: str) -> Response:
+        server.schemas.restore(domain)
+        return json_response({"domain": domain, "restored": True})
 
     @router.post("/finish")
     async def finish(body: FinishBody | None = None) -> Response:

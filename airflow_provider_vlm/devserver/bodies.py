@@ -72,6 +72,16 @@ class FinishBody(BaseModel):
     after: float = Field(default=0.0, ge=0)
 
 
+class PublishSchemaBody(BaseModel):
+    """``POST /_dev/schemas``: the platform publishes a new schema for a known domain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    domain: str
+    json_schema: dict[str, Any]
+    version: str = Field(min_length=1)
+
+
 class ResetBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

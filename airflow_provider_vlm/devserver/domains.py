@@ -21,15 +21,18 @@ def json_schema(domain: str) -> dict[str, Any] | None:
     return entry.json_schema if entry is not None else None
 
 
-def schema_response(domain: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """The API's SchemaResponse for a schema (the catalog's version when it is the domain's own)."""
+def schema_response(domain: str, schema: dict[str, Any], version: str | None = None) -> dict[str, Any]:
+    """The API's SchemaResponse for a schema (the catalog's version when it is the domain's own,
+    ``version`` when given: a schema published at run time)."""
     canonical = json.dumps(schema, sort_keys=True, separators=(",", ":"))
     entry = catalog.get(domain)
     own = entry is not None and entry.json_schema is schema
+    if version is None:
+        version = entry.version if own and entry else catalog.PLATFORM_SCHEMA_VERSION
     return {
         "domain": domain,
         "description": schema.get("description") or (entry.description if own and entry else None),
-        "schema_version": entry.version if own and entry else catalog.PLATFORM_SCHEMA_VERSION,
+        "schema_version": version,
         "schema_hash": hashlib.sha256(canonical.encode()).hexdigest()[:8],
         "gql_stmt": gql_stmt(schema),
         "json_schema": schema,
