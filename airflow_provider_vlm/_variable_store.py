@@ -50,10 +50,10 @@ def _get(key: str) -> Any:
     return json.loads(reply.value)
 
 
-def _put(key: str, value: Any) -> None:
+def _put(key: str, value: Any, description: str | None = None) -> None:
     from airflow.sdk.execution_time.comms import ErrorResponse, PutVariable
 
-    reply = _send(PutVariable(key=key, value=json.dumps(value), description=_DESCRIPTION))
+    reply = _send(PutVariable(key=key, value=json.dumps(value), description=description or _DESCRIPTION))
     if isinstance(reply, ErrorResponse):
         raise VariableStoreError(f"writing variable {key!r} failed: {reply.error} {reply.detail}")
 
@@ -70,6 +70,17 @@ _DESCRIPTION = (
     "airflow-provider-vlm: a task's durable submission record (no secret in it); "
     "deleted when the task succeeds"
 )
+
+
+def get_variable(key: str) -> Any:
+    """One JSON variable read strictly (``None`` only when the API says it does not exist), for
+    values that outlive a task instance (the schema drift's "last night")."""
+    return _get(key)
+
+
+def put_variable(key: str, value: Any, *, description: str) -> None:
+    """Write one JSON variable strictly (a failed write raises ``VariableStoreError``)."""
+    _put(key, value, description)
 
 
 class VariableStateStore:

@@ -34,6 +34,9 @@ class VlmRunFacet(RunFacet):
     :param predictionIds: the predictions' ids, at most ``MAX_PREDICTION_IDS``.
     :param predictionCount: how many predictions the run has (all of them).
     :param creditsUsed: credits the server reported, ``None`` when none was reported.
+    :param schemaHash: the ``schema_hash`` of the schema the run extracted against (``None``:
+        not known); a new hash is a new shape of the output (schema drift).
+    :param schemaVersion: that schema's ``schema_version`` (``custom`` for a schema of the run's own).
     """
 
     domain: str | None = attr.field(default=None)
@@ -42,6 +45,8 @@ class VlmRunFacet(RunFacet):
     predictionIds: list[str] = attr.field(factory=list)  # camelCase, as OpenLineage facets spell fields
     predictionCount: int = attr.field(default=0)
     creditsUsed: float | None = attr.field(default=None)
+    schemaHash: str | None = attr.field(default=None)
+    schemaVersion: str | None = attr.field(default=None)
 
     @staticmethod
     def _get_schema() -> str:
@@ -91,6 +96,8 @@ def operator_lineage(
     media: str,
     prediction_ids: Sequence[str],
     credits_used: float | None,
+    schema_hash: str | None = None,
+    schema_version: str | None = None,
 ) -> OperatorLineage:
     facet = VlmRunFacet(
         domain=domain,
@@ -99,5 +106,7 @@ def operator_lineage(
         predictionIds=list(prediction_ids[:MAX_PREDICTION_IDS]),
         predictionCount=len(prediction_ids),
         creditsUsed=credits_used,
+        schemaHash=schema_hash,
+        schemaVersion=schema_version,
     )
     return OperatorLineage(inputs=list(inputs), outputs=list(outputs), run_facets={FACET_NAME: facet})

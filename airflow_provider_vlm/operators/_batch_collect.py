@@ -37,6 +37,7 @@ from airflow_provider_vlm.operators._batch_output import (
     ResultWriter,
 )
 from airflow_provider_vlm.operators._batch_state import BatchState
+from airflow_provider_vlm.operators._drift import summary_line
 from airflow_provider_vlm.validation import ResponseValidator
 
 #: Seconds between progress lines of the collect step.
@@ -184,10 +185,11 @@ def apply_failure_policy(summary: Mapping[str, Any], max_failed_fraction: float,
     counts = ", ".join(f"{k} {v:,}" for k, v in summary["counts"].items()) or "no inputs"
     by_tier = ", ".join(f"{tier} {credits:g}" for tier, credits in summary.get("credits_by_tier", {}).items())
     log.info(
-        "batch finished: %s; credits used %s%s",
+        "batch finished: %s; credits used %s%s%s",
         counts,
         f"{summary['credits_used']:g}",
         f" ({by_tier})" if by_tier else "",
+        summary_line(summary),
     )
     if not failed:
         return

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO, Any
 
+from airflow_provider_vlm.operators._drift import SchemaCheck
+
 log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.jsonl"
@@ -73,6 +75,8 @@ class ResultWriter:
     tier: str = "standard"
     #: The budget's figures (``max_credits``, reserved, inputs left), or ``None`` without one.
     budget: dict[str, Any] | None = None
+    #: The schema the batch was extracted against: on every row and in the summary (``_drift``).
+    schema: SchemaCheck | None = None
     failed: list[dict[str, Any]] = field(default_factory=list)
     failed_total: int = 0
     _kept: list[dict[str, Any]] | None = field(default_factory=list)
@@ -95,7 +99,10 @@ class ResultWriter:
             self._file = None
 
     def add(self, result: InputResult) -> None:
-        line = json.dumps(result.to_json(), default=str, ensure_ascii=False)
+        row = result.to_json()
+        if self.schema is not None:
+            row.update(self.schema.row_fields())
+        line = json.dumps(row, default=str, ensure_ascii=False)
         if self._file is not None:
             self._file.write(line + "\n")
         elif self._kept is not None:
@@ -103,7 +110,7 @@ class ResultWriter:
             if self._kept_bytes > self.max_xcom_bytes:
                 self._kept = None  # too big for XCom: only the summary goes there
             else:
-                self._kept.append(result.to_json())
+                self._kept.append(row)
         self.counts[result.status] += 1
         credits = (result.usage or {}).get("credits_used")
         if isinstance(credits, (int, float)):
@@ -132,6 +139,7 @@ class ResultWriter:
             "failed_total": self.failed_total,
             "credits_used": round(self.credits_used, 6),
             "credits_by_tier": {self.tier: round(self.credits_used, 6)} if self.credits_used else {},
+            **(self.schema.summary_fields() if self.schema is not None else {}),
             "failed_inputs": list(self.failed),
             "output": None,
         }

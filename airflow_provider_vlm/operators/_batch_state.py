@@ -11,7 +11,8 @@ batch would exceed ``[state_store] max_value_storage_bytes``: rows go through
 ``durable.ChunkedList`` (``vlm_batch`` header, ``vlm_batch.<n>`` chunks), and so do the list of
 inputs that never became a prediction (``vlm_batch.invalid``) and the labels the try listed, in
 input order (``vlm_batch.inputs``), which the resumed task collects without listing again. Under a
-credit budget, the inputs the try left unsubmitted go to ``vlm_batch.left`` (``_budget``).
+credit budget, the inputs the try left unsubmitted go to ``vlm_batch.left`` (``_budget``). The
+schema the try read goes to ``vlm_batch.schema`` (``_drift``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from typing import Any
 
 from airflow_provider_vlm.client import PredictionStatus
 from airflow_provider_vlm.durable import SubmissionRecord
-from airflow_provider_vlm.state_store import ChunkedList, RecordError, StateStore, for_task, read_value
+from airflow_provider_vlm.state_store import (
+    ChunkedList,
+    RecordError,
+    StateStore,
+    for_task,
+    read_value,
+    write_value,
+)
 
 #: ``task_state_store`` key of the header; chunks are ``f"{HEADER_KEY}.{n}"``. Renaming breaks retries.
 HEADER_KEY = "vlm_batch"
@@ -34,6 +42,8 @@ INVALID_KEY = f"{HEADER_KEY}.invalid"
 INPUTS_KEY = f"{HEADER_KEY}.inputs"
 #: Key of the inputs the last submitting try did not submit because of ``max_credits``: ``[label, reason]``.
 LEFT_KEY = f"{HEADER_KEY}.left"
+#: Key of the schema the last submitting try read (``_drift.SchemaCheck``), which the resume writes out.
+SCHEMA_KEY = f"{HEADER_KEY}.schema"
 
 
 @dataclass(frozen=True)
@@ -190,6 +200,14 @@ class BatchState:
                 raise RecordError(f"batch state {LEFT_KEY!r} has a malformed row: {row!r}")
             left[str(row[0])] = str(row[1])
         return left
+
+    def save_schema(self, schema: Mapping[str, Any]) -> None:
+        """The schema this try read and how it compares with the last night's (``_drift``)."""
+        write_value(self.store, SCHEMA_KEY, dict(schema))
+
+    def load_schema(self) -> Any:
+        """What ``save_schema`` wrote, or ``None`` (a try of an earlier version wrote nothing)."""
+        return read_value(self.store, SCHEMA_KEY)
 
     def carry_over(self, from_clear: int, to_clear: int) -> int:
         """Make the records of clear ``from_clear`` this clear's (a Clear after a budget stop goes

@@ -65,6 +65,7 @@ from airflow_provider_vlm.operators._common import (
     task_identity,
 )
 from airflow_provider_vlm.operators._domain import check_domain
+from airflow_provider_vlm.operators._drift import SchemaCheck, SchemaPinError, check_schema, remember
 from airflow_provider_vlm.operators._inputs import check_arguments
 from airflow_provider_vlm.operators._stopping import StopReporting
 from airflow_provider_vlm.operators._submission import Submission
@@ -138,6 +139,10 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
     :param min_inputs: fewest inputs a run must list (default 1): fewer fails the task at once with
         ``BatchTooFewInputsError``, naming the folder (or the list's origin) and the run, so an
         empty night is never a green run; ``0`` accepts an empty batch. See ``docs/batch.md``.
+    :param pin_schema_hash: the domain schema's ``schema_hash`` this task was built for: when the
+        platform serves another, the task fails with ``SchemaPinError`` before anything is
+        submitted (nothing billed, no retry spent). ``None``: a changed schema is only reported (log
+        and ``schema_changed`` in the summary). Templated (a Variable). See ``docs/batch.md``.
     """
 
     template_fields: Sequence[str] = (
@@ -153,6 +158,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         "service_tier",
         "environment",
         "max_credits",
+        "pin_schema_hash",
     )
     template_fields_renderers = {"config": "json", "metadata": "json"}
     ui_color = "#e8f0fe"
@@ -190,6 +196,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         environment: str | None = None,
         max_credits: float | str | None = None,
         min_inputs: int = 1,
+        pin_schema_hash: str | None = None,
         **kwargs: Any,
     ) -> None:
         with_default_retry_policy(kwargs)
@@ -245,6 +252,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         self.max_concurrent_polls = max_concurrent_polls
         self.max_xcom_results_bytes = max_xcom_results_bytes
         self.min_inputs = min_inputs
+        self.pin_schema_hash = pin_schema_hash
         #: The ``inputs`` argument's origin (its upstream task), named before rendering replaces it.
         self._inputs_origin = inputs_origin(inputs)
         #: What the collect step saw, for OpenLineage (not serialized).
@@ -279,11 +287,13 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             )
         client = self.hook.get_client()
         check_domain(client, self.domain)
+        submission = self.submission()
+        schema = self.check_schema(client, submission, context)  # a pin fails here: nothing billed
         self.log.info("batch of %s inputs (%s)", f"{len(items):,}", self.media)
         metrics.batch_size(self.metric_tags, len(items))
         state = BatchState.from_context(context, starting=True)
         state.save_inputs(label for label, _ in items)  # the resume collects these, not a new listing
-        submission = self.submission()
+        state.save_schema(schema.to_json())
         budget = self.budget_for(state, clear_number(context), submission)
         submitter = BatchSubmitter(
             submission=submission,
@@ -339,6 +349,20 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             max_concurrency=trigger.max_concurrency,
         )
         return self.execute_complete(context, {**event.to_dict(), "waiting_since": trigger.waiting_since})
+
+    def check_schema(self, client: Any, submission: Submission, context: Context) -> SchemaCheck:
+        """The schema this try extracts against (one request), checked against the pin and the
+        last successful try's (``_drift``)."""
+        ti = context["ti"]
+        return check_schema(
+            client,
+            domain=self.domain,
+            config=submission.config,
+            pin=self.pin_schema_hash or None,
+            dag_id=ti.dag_id,
+            task_id=ti.task_id,
+            log=self.log,
+        )
 
     def budget_for(self, state: BatchState, clear: int, submission: Submission) -> Budget | None:
         """This try's budget, over what earlier tries of the night reserved; a Clear right after a
@@ -414,6 +438,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             labels = [label for label, _ in self.resolve_inputs()]
         ledger = Ledger.load(state.store, clear_number(context)) if self.max_credits is not None else None
         left = state.load_left() if ledger is not None and ledger.stopped else {}
+        schema = SchemaCheck.from_json(state.load_schema())
         collector = Collector(
             client=self.hook.get_client(),
             state=state,
@@ -425,7 +450,7 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             left=left,
         )
         with ResultWriter(
-            self.output_path, self.max_xcom_results_bytes, tier=self.requested_tier()
+            self.output_path, self.max_xcom_results_bytes, tier=self.requested_tier(), schema=schema
         ) as writer:
             if ledger is not None:
                 writer.budget = budget_figures(
@@ -439,6 +464,9 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
         if left:
             raise_over_budget(summary, left, self.log)
         apply_failure_policy(summary, self.max_failed_fraction, self.log)
+        if schema is not None:  # a good night: its schema is "the last one" for the next
+            ti = context["ti"]
+            remember(ti.dag_id, ti.task_id, schema.domain, schema.current, ti.run_id)
         return summary
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
@@ -453,6 +481,8 @@ class GenerateBatchOperator(StopReporting, PredictionRequestMixin, BaseOperator)
             media=self.media,
             prediction_ids=self._lineage_prediction_ids,
             credits_used=self._lineage_summary.get("credits_used"),
+            schema_hash=self._lineage_summary.get("schema_hash"),
+            schema_version=self._lineage_summary.get("schema_version"),
         )
 
 
@@ -462,4 +492,5 @@ __all__ = [
     "BatchTimeoutError",
     "BatchTooFewInputsError",
     "GenerateBatchOperator",
+    "SchemaPinError",
 ]

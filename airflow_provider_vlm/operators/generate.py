@@ -44,6 +44,7 @@ from airflow_provider_vlm.operators._budget import (
 )
 from airflow_provider_vlm.operators._common import PredictionRequestMixin, defer_after_seconds
 from airflow_provider_vlm.operators._domain import check_domain
+from airflow_provider_vlm.operators._drift import SchemaStamp, check_pin, read_stamp
 from airflow_provider_vlm.operators._inputs import LoadedInput, check_arguments, load_input
 from airflow_provider_vlm.operators._stopping import StopReporting
 from airflow_provider_vlm.operators._submission import Submission
@@ -105,6 +106,10 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         not submitted when its estimate (pages priced by the rate card, ``client.pricing``) would
         take what the task reserved over it (a runtime input, e.g. ``@task.vlm``'s, may be a
         300-page PDF). Templated (a Variable).
+    :param pin_schema_hash: the domain schema's ``schema_hash`` this task was built for: each try
+        reads the schema once (one request) and, when the platform serves another, fails with
+        ``SchemaPinError`` before submitting (nothing billed, no retry spent). ``None`` (default):
+        no schema request. Templated. See ``docs/operators.md``.
 
     See ``docs/operators.md`` and ``docs/retries.md`` for the retry rules, ``docs/stopping.md`` for
     what mark failed, clear and timeouts do (the prediction keeps running: VLM Run cannot cancel it).
@@ -123,6 +128,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         "service_tier",
         "environment",
         "max_credits",
+        "pin_schema_hash",
     )
     template_fields_renderers = {"config": "json", "metadata": "json"}
     operator_extra_links = (VlmPredictionLink(),)
@@ -157,6 +163,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         allow_training: bool | None = None,
         environment: str | None = None,
         max_credits: float | str | None = None,
+        pin_schema_hash: str | None = None,
         **kwargs: Any,
     ) -> None:
         with_default_retry_policy(kwargs)
@@ -193,9 +200,11 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.defer_after = defer_after_seconds(defer_after, owner=self.task_id)
+        self.pin_schema_hash = pin_schema_hash
         #: The prediction this try submitted or finished, for OpenLineage (not serialized).
         self._lineage_prediction_id: str | None = None
         self._lineage_credits: float | None = None
+        self._lineage_schema: SchemaStamp | None = None
         self._waiting_ids: list[str] = []
 
     @property
@@ -233,6 +242,8 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
             media=self.media,
             prediction_ids=[self._lineage_prediction_id] if self._lineage_prediction_id else [],
             credits_used=self._lineage_credits,
+            schema_hash=self._lineage_schema.schema_hash if self._lineage_schema else None,
+            schema_version=self._lineage_schema.schema_version if self._lineage_schema else None,
         )
 
     # --- one try -----------------------------------------------------------------------------
@@ -253,6 +264,7 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
         submission = self.submission()
         client = self.hook.get_client()
         check_domain(client, self.domain)
+        self._check_pin(client, submission)
         submitted = submit_once(
             context,
             client,
@@ -307,6 +319,14 @@ class GenerateOperator(StopReporting, PredictionRequestMixin, BaseOperator):
             max_poll_interval=self.max_poll_interval,
         )
         return self._result(finished)
+
+    def _check_pin(self, client: VlmClient, submission: Submission) -> None:
+        """With ``pin_schema_hash``: one schema read, and ``SchemaPinError`` before any submit."""
+        if not self.pin_schema_hash:
+            return
+        current = read_stamp(client, self.domain, submission.config, required=True)
+        check_pin(self.pin_schema_hash, current, self.domain, None)
+        self._lineage_schema = current
 
     def _prepare(
         self, context: Context, submission: Submission, client: VlmClient, loaded: LoadedInput

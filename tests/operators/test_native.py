@@ -95,6 +95,7 @@ def test_taskflow_expand_lineage_and_metrics(
     assert facet["domain"] == "document.invoice" and facet["model"] == "vlm-1"
     assert facet["predictionCount"] == len(MAPPED) and len(facet["predictionIds"]) == len(MAPPED)
     assert facet["creditsUsed"] is not None
+    assert facet["schemaHash"] and facet["schemaVersion"]  # the schema the batch extracted against
     decorated = [e for e in complete if e["job"]["name"] == "vlm_native.extract"]
     assert len(decorated) == len(MAPPED), [e["job"]["name"] for e in complete]
     assert sorted(d["name"] for e in decorated for d in e["inputs"]) == sorted(str(p) for p in MAPPED)

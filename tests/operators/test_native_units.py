@@ -194,9 +194,12 @@ def test_run_facet_matches_its_published_schema() -> None:
         media="document",
         prediction_ids=["p-1", "p-2"],
         credits_used=4.0,
+        schema_hash="2b9f0c1d",
+        schema_version="0.1.2",
     ).run_facets["vlm"]
     assert facet._schemaURL == FACET_SCHEMA_URL
     emitted = {k: v for k, v in attr.asdict(facet).items() if not k.startswith("_")}
     facet_schema = schema["$defs"]["VlmRunFacet"]["allOf"][1]
     jsonschema.validate(emitted, facet_schema)
     assert set(emitted) == set(facet_schema["properties"])
+    assert (emitted["schemaHash"], emitted["schemaVersion"]) == ("2b9f0c1d", "0.1.2")
