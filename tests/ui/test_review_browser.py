@@ -68,6 +68,9 @@ def test_a_reviewer_corrects_the_total_in_the_ui(
         total = page.field("element_total_amount")
         assert float(total.get_attribute("value")) == float(night.bad_total.total_amount)
         assert "[rule]" in browser.page_source
+        # The picture shows the editable fields, pre-filled, with the reasons above them.
+        browser.set_window_size(1400, 1500)
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", total)
         form = page.screenshot("review_form.png")
 
         page.type_into("element_total_amount", str(night.right_total), replace=True)
@@ -96,11 +99,13 @@ def test_a_reviewer_corrects_the_total_in_the_ui(
         assert correction["fields"] == {"total_amount": night.right_total}, correction
         assert correction["notes"] == NOTE
         page.open(f"/dags/{DAG_ID}/runs/{run_id}/tasks/{REVIEW_TASK}/mapped/{map_index}/required_actions")
-        page.wait.until(
+        # An answered review says when and by whom ("Response received at ...").
+        received = page.wait.until(
             page.ec.visibility_of_element_located(
-                (page.by.XPATH, "//*[contains(., 'total is subtotal + VAT')]")
+                (page.by.XPATH, "//*[contains(text(), 'Response received at')]")
             )
         )
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", received)
         done = page.screenshot("review_done.png")
         _keep_for_docs(form, done)
     shutil.rmtree(night.inbox.parent, ignore_errors=True)
