@@ -4,12 +4,15 @@ Each test makes three real predictions, runs ``vlm_feedback`` (``tests/dags/vlm_
 with three corrections (corrected, rejected, accepted), and reads back with
 ``GET /v1/feedback/{id}`` what the server kept: exactly one feedback per correction. The dev
 server's stats prove how: ``replayed == 0`` means no try re-sent a correction and leaned on
-``Idempotency-Key``; the record or the marker found it.
+``Idempotency-Key``; the record or the marker found it. The official SDK's ``client.feedback.get``
+reads what the operator sent (``VLM_SDK_PYTHON``, as ``tests/devserver/test_sdk_conformance.py``).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from vlm_dag_support import INVOICE, RunDag
 from airflow_provider_vlm.client import VlmClient
 from airflow_provider_vlm.invoices import Correction
 from airflow_provider_vlm.operators.feedback import marker
+from tests.devserver.test_sdk_conformance import _sdk_python
 
 pytestmark = pytest.mark.timeout(400)
 DAG_ID = "vlm_feedback"
@@ -69,6 +73,30 @@ def assert_one_feedback_each(
     assert stats == {"created": 3, "replayed": 0}, stats
 
 
+#: Run by the official SDK's interpreter: what ``client.feedback.get`` reads for each prediction.
+SDK_READ = """
+import json, sys
+from vlmrun.client import VLMRun
+client = VLMRun(api_key=sys.argv[2], base_url=sys.argv[1], max_retries=2)
+read = {p: [{"id": i.id, "notes": i.notes, "response": i.response} for i in client.feedback.get(p).items]
+        for p in sys.argv[3:]}
+print(json.dumps(read, default=str))
+"""
+
+
+def read_with_the_sdk(dev: Any, prediction_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    done = subprocess.run(
+        [_sdk_python(), "-c", SDK_READ, dev.base_url, dev.api_key, *prediction_ids],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "VLMRUN_BASE_URL": dev.base_url},
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, list[dict[str, Any]]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def statuses(result: Any) -> list[str]:
     return [entry["status"] for entry in result.xcom(TASK)]
 
@@ -99,6 +127,12 @@ def test_one_feedback_per_correction_and_none_again_after_a_clear_or_in_another_
     assert corrected["notes"].splitlines()[0] == "corrected: total misread"
     assert rejected["response"] is None and rejected["notes"].startswith("rejected: duplicate of #1\n")
     assert accepted["response"] is None and accepted["notes"].startswith("accepted\n")
+    # The official SDK, unmodified, reads what the operator sent.
+    by_sdk = read_with_the_sdk(dev, [p["id"] for p in predictions])
+    for prediction, sent in zip(predictions, (corrected, rejected, accepted), strict=True):
+        assert by_sdk[prediction["id"]] == [
+            {"id": sent["id"], "notes": sent["notes"], "response": sent["response"]}
+        ]
     # The reviewer stays in Airflow; the API key is nowhere in the result.
     assert "anna" not in json.dumps([corrected, rejected, accepted])
     assert dev.api_key not in json.dumps(result.xcoms) and dev.api_key not in result.output
@@ -116,8 +150,9 @@ def test_a_retry_after_part_was_sent_sends_no_duplicate(
     assert result.state == "success", result.tail(120)
     assert result.task(TASK)["try_number"] == 2, result.task(TASK)
     assert "the task's retries take over" in result.output
-    # Try 2 found the first two in its record and sent only the third.
+    # Try 2 found the first two in its record (without asking the server) and sent only the third.
     assert statuses(result) == ["already_sent", "already_sent", "sent"], result.xcom(TASK)
+    assert "the platform already holds it" not in result.output, result.tail(40)
     assert_one_feedback_each(dev, predictions, corrections)
 
 
