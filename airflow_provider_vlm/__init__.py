@@ -47,6 +47,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_vlm.operators.generate",
                     "airflow_provider_vlm.operators.batch",
                     "airflow_provider_vlm.operators.schema",
+                    "airflow_provider_vlm.operators.feedback",
                 ],
             }
         ],

@@ -4,7 +4,8 @@ The rest of the package imports Airflow names that moved or arrived late from he
 ``try: import`` of its own. Each difference is named by the feature, with the line that brought it:
 
 - 3.1: ``BaseHook`` and ``context_merge`` under ``airflow.sdk``; ``BaseHook.aget_connection`` (a
-  trigger's non-blocking connection lookup).
+  trigger's non-blocking connection lookup); the human-in-the-loop operators of the standard
+  provider (``HAS_HITL``: the invoice review in the UI; below it the review is a corrections file).
 - 3.2: ``conf`` and the exceptions under ``airflow.sdk``; ``determine_kwargs`` in the Task SDK; the metrics path
   ``airflow.sdk.observability.stats``; the connection form read from ``get_provider_info()``
   (``connection_form`` adds the hook methods that 3.0 and 3.1 read instead).
@@ -49,6 +50,9 @@ HAS_RETRY_POLICY = AIRFLOW_3_3
 HAS_RESUMABLE_JOB_MIXIN = AIRFLOW_3_3
 #: ``BaseTrigger.on_kill``: the triggerer tells a trigger that its task was killed (3.3).
 HAS_TRIGGER_ON_KILL = AIRFLOW_3_3
+#: ``airflow.providers.standard.operators.hitl`` (3.1): a person answers a task in the UI. Below
+#: 3.1 importing it raises, so the invoice review uses a corrections file there.
+HAS_HITL = AIRFLOW_3_1
 #: Rendered fields stored again after the try (``overwrite_rtif_after_execution``). 3.0 sends
 #: them after a try that failed too, when its API no longer finds the running try: the task
 #: process ends in "Task Instance not found" (``dag.test()`` aborts the run). From 3.1 on.
@@ -90,6 +94,7 @@ NEVER_EXPIRE: timedelta = timedelta.max
 
 __all__ = [
     "AIRFLOW_VERSION",
+    "HAS_HITL",
     "HAS_RESUMABLE_JOB_MIXIN",
     "HAS_RETRY_POLICY",
     "HAS_TASK_STATE_STORE",
@@ -116,6 +121,7 @@ __all__ = [
     "connection_form",
     "context_merge",
     "fail_fast",
+    "hitl_timeout_kwargs",
     "stats",
     "task_decorator_factory",
     "task_entry",
@@ -143,6 +149,19 @@ def callable_kwargs(python_callable: Callable[..., Any], op_args: Any, context: 
     else:
         from airflow.utils.operator_helpers import determine_kwargs
     return determine_kwargs(python_callable, op_args, context)
+
+
+def hitl_timeout_kwargs(hitl_operator: type, timeout: timedelta | None) -> dict[str, Any]:
+    """How a human-in-the-loop operator is told how long to wait for its answer.
+
+    The standard provider's newer releases take ``response_timeout``; those of 3.1's time read
+    ``execution_timeout`` for it (newer ones still do, with a deprecation warning).
+    """
+    import inspect
+
+    if "response_timeout" in inspect.signature(hitl_operator).parameters:
+        return {"response_timeout": timeout}
+    return {"execution_timeout": timeout}
 
 
 def stats() -> Any:

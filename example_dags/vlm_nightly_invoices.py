@@ -29,6 +29,16 @@ How the night is run, as a finance team would:
 The report and ``invoices.jsonl`` say, for each flagged invoice, which fields and why (``rule``:
 a failed rule, ``confidence``: below the floor). The summary gives the credits billed per tier.
 
+Review (the ``review`` param, off by default so the demo runs unattended): a person corrects or
+rejects each flagged invoice. On Airflow 3.1+ each one is a task waiting in the UI (Browse →
+Required Actions): it shows the file, the reasons and the extracted fields, pre-filled; an
+invoice nobody reviews within 20 hours stays flagged and the night ends. On 3.0 the review is a
+file: the run writes ``corrections_template.json`` beside the output; fill it in, save it as
+``corrections.json`` there and Clear the night's review task. The corrections are applied to
+``invoices.jsonl`` (each reviewed row gets a ``review`` entry: who changed which field from what
+to what, or rejected it) and sent to VLM Run as feedback, once per correction however often the
+feedback task is retried.
+
 Point it at real data: set the DAG params (or the environment variables ``VLM_INVOICE_SOURCE`` and
 ``VLM_INVOICE_OUTPUT``) to any folder or bucket Airflow's object storage can read, e.g.
 ``s3://acme-invoices/inbox`` (with an ``aws_default`` connection), and the ``vlm_default``
@@ -52,6 +62,7 @@ import json
 import logging
 import os
 import re
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -60,7 +71,10 @@ from airflow.sdk import DAG, ObjectStoragePath, Param, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from airflow_provider_vlm.invoices import check_invoice, format_summary_table, is_flagged, summarize_by_issuer
+from airflow_provider_vlm.invoices.corrections import Correction, apply_corrections
 from airflow_provider_vlm.operators.batch import GenerateBatchOperator
+from airflow_provider_vlm.operators.feedback import VlmFeedbackOperator
+from airflow_provider_vlm.operators.review import review_invoices
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +137,22 @@ def review_of(row: dict[str, Any], min_confidence: float) -> dict[str, Any]:
     return {"problems": problems, "review_fields": fields}
 
 
+def checked_rows(summary: dict[str, Any], floor: float) -> list[dict[str, Any]]:
+    """The batch's result rows, each with what a person must look at (:func:`review_of`)."""
+    results = ObjectStoragePath(summary["output"]["results"]) if summary.get("output") else None
+    lines = results.read_text().splitlines() if results is not None else []
+    return [{**row, **review_of(row, floor)} for row in map(json.loads, lines)]
+
+
+def write_rows(out: ObjectStoragePath, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Write ``invoices.jsonl`` and ``issuer_summary.json``; return the per-issuer summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "invoices.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    issuers = summarize_by_issuer(rows)
+    (out / "issuer_summary.json").write_text(json.dumps(issuers, indent=2, sort_keys=True))
+    return issuers
+
+
 def reasons_for_report(row: dict[str, Any]) -> dict[str, Any]:
     """The row with each problem as ``[rule] message`` or ``[confidence] message`` for the report."""
     return {**row, "problems": [f"[{p['why']}] {p['message']}" for p in row.get("problems") or []]}
@@ -158,6 +188,12 @@ with DAG(
             maximum=1,
             description="a required field below this confidence sends the invoice to review",
         ),
+        "review": Param(
+            False,
+            type="boolean",
+            description="send flagged invoices to a person (in the UI on Airflow 3.1+, else a "
+            "corrections file), apply the corrections and send them to VLM Run as feedback",
+        ),
         "max_credits": Param(
             None,
             type=["null", "number"],
@@ -190,6 +226,7 @@ with DAG(
             "inbox": f"{str(params['source']).rstrip('/')}/{night}",
             "output": output,
             "extractions": f"{output}/extractions",
+            "corrections": f"{output}/corrections.json",
         }
 
     # multiple_outputs: night["inbox"] is that key's XCom, resolved when the batch renders.
@@ -225,17 +262,9 @@ with DAG(
     ) -> dict[str, Any]:
         """Check each extraction; write invoices.jsonl, issuer_summary.json and report.txt; never fail the run."""
         floor = float((params or {}).get("min_confidence", MIN_CONFIDENCE))
-        results = ObjectStoragePath(summary["output"]["results"]) if summary.get("output") else None
-        rows: list[dict[str, Any]] = []
-        lines = results.read_text().splitlines() if results is not None else []
-        for line in lines:
-            row = json.loads(line)
-            rows.append({**row, **review_of(row, floor)})
+        rows = checked_rows(summary, floor)
         out = ObjectStoragePath(night["output"])
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "invoices.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-        issuers = summarize_by_issuer(rows)
-        (out / "issuer_summary.json").write_text(json.dumps(issuers, indent=2, sort_keys=True))
+        issuers = write_rows(out, rows)
         flagged = [r for r in rows if is_flagged(r)]
         credits = summary.get("credits_by_tier") or {}
         report = "\n".join(
@@ -257,4 +286,40 @@ with DAG(
             "output": str(out),
         }
 
-    validate_and_report(extract.output, night)
+    checked = validate_and_report(extract.output, night)
+
+    # The review branch (the ``review`` param): skipped, with all that follows it, when off.
+    @task.short_circuit(retries=0)
+    def review_wanted(params: dict[str, Any] | None = None) -> bool:
+        """Whether this run sends its flagged invoices to a person."""
+        return bool((params or {}).get("review"))
+
+    @task(retries=0)
+    def flagged_invoices(summary: Any, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The night's flagged rows, as the validation step wrote them."""
+        floor = float((params or {}).get("min_confidence", MIN_CONFIDENCE))
+        return [row for row in checked_rows(summary, floor) if is_flagged(row)]
+
+    flagged = flagged_invoices(extract.output)
+    checked >> review_wanted() >> flagged
+    corrections = review_invoices(flagged, corrections_file=night["corrections"])
+
+    @task
+    def apply_review(
+        corrections: list[dict[str, Any]],
+        summary: Any,
+        night: dict[str, str],
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Rewrite invoices.jsonl and issuer_summary.json with the corrections (who changed what)."""
+        floor = float((params or {}).get("min_confidence", MIN_CONFIDENCE))
+        # From the batch's results again, not from invoices.jsonl: a retry applies them once.
+        rows = apply_corrections(checked_rows(summary, floor), [Correction.from_dict(c) for c in corrections])
+        write_rows(ObjectStoragePath(night["output"]), rows)
+        decided = dict(Counter(c["decision"] for c in corrections))
+        log.info("review of the night of %s applied: %s", night["night"], decided or "no corrections")
+        return {"night": night["night"], "reviewed": len(corrections), "decisions": decided}
+
+    applied = apply_review(corrections, extract.output, night)
+    # One feedback per correction, never twice for the same one however often this is retried.
+    applied >> VlmFeedbackOperator(task_id="feedback", corrections=corrections)
