@@ -94,10 +94,25 @@ def devserver() -> Iterator[DevServerHandle]:
         yield handle
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "processing_time(seconds): the simulated processing time the `dev` fixture sets for this "
+        "test (the session's server otherwise takes 1 s a prediction)",
+    )
+
+
 @pytest.fixture
-def dev(devserver: DevServerHandle) -> DevServerHandle:
-    """The session's dev server with faults and stats cleared for this test."""
+def dev(devserver: DevServerHandle, request: pytest.FixtureRequest) -> DevServerHandle:
+    """The session's dev server with faults and stats cleared for this test.
+
+    A ``processing_time(seconds)`` marker (on the test, its class or its module) sets the
+    simulated processing time: a test that does not exercise waiting need not wait.
+    """
     devserver.reset()
+    marker = request.node.get_closest_marker("processing_time")
+    if marker is not None:
+        devserver.faults(processing_time=float(marker.args[0]))
     return devserver
 
 
