@@ -19,6 +19,9 @@ import pytest
 from airflow_provider_vlm.devserver import process
 from tests.invoices import InvoiceSet, generated
 
+#: ``--wait-report``: wall and CPU time per test directory.
+pytest_plugins = ["tests._wait_report"]
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The example DAGs folder (also the home of the demo material, ``vlm_demo``).
 EXAMPLES = ROOT / "example_dags"
