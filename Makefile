@@ -48,10 +48,12 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## The built wheel beside each Airflow line's latest patch, each in its own environment
-## (.venv-af30 ...), resolved as of that patch's release. `make versions AIRFLOW_LINES="3.0 3.2"` runs some.
+## (.venv-af30 ...), resolved as of that patch's release. `make versions AIRFLOW_LINES="3.0 3.2"` runs some;
+## VERSIONS_JOBS lines run at once (each with a dev server of its own).
 AIRFLOW_LINES ?= 3.0 3.1 3.2 3.3
+VERSIONS_JOBS ?= 2
 versions: $(STAMP)
-	$(BIN)/python tests/versions/run.py $(AIRFLOW_LINES)
+	$(BIN)/python tests/versions/run.py --jobs $(VERSIONS_JOBS) $(AIRFLOW_LINES)
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

@@ -19,6 +19,9 @@ import pytest
 from airflow_provider_vlm.devserver import process
 from tests.invoices import InvoiceSet, generated
 
+#: ``--wait-report``: wall and CPU time per test directory.
+pytest_plugins = ["tests._wait_report"]
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The example DAGs folder (also the home of the demo material, ``vlm_demo``).
 EXAMPLES = ROOT / "example_dags"
@@ -94,10 +97,25 @@ def devserver() -> Iterator[DevServerHandle]:
         yield handle
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "processing_time(seconds): the simulated processing time the `dev` fixture sets for this "
+        "test (the session's server otherwise takes 1 s a prediction)",
+    )
+
+
 @pytest.fixture
-def dev(devserver: DevServerHandle) -> DevServerHandle:
-    """The session's dev server with faults and stats cleared for this test."""
+def dev(devserver: DevServerHandle, request: pytest.FixtureRequest) -> DevServerHandle:
+    """The session's dev server with faults and stats cleared for this test.
+
+    A ``processing_time(seconds)`` marker (on the test, its class or its module) sets the
+    simulated processing time: a test that does not exercise waiting need not wait.
+    """
     devserver.reset()
+    marker = request.node.get_closest_marker("processing_time")
+    if marker is not None:
+        devserver.faults(processing_time=float(marker.args[0]))
     return devserver
 
 

@@ -54,11 +54,15 @@ def page_blocks() -> dict[str, str]:
 
 
 BLOCKS = page_blocks() if PAGE.exists() else {}
-pytestmark = pytest.mark.skipif(
-    not PAGE.exists(),
-    reason="the SDK's predictions page is not beside the project (../shared/seed/predictions-api.md); "
-    "test_docs_client.py covers the same calls",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not PAGE.exists(),
+        reason="the SDK's predictions page is not beside the project (../shared/seed/predictions-api.md); "
+        "test_docs_client.py covers the same calls",
+    ),
+    # The examples wait on the real status but none is about how long processing takes.
+    pytest.mark.processing_time(0.1),
+]
 
 
 #: The headings of the examples the tests below run (the two class blocks are checked apart).

@@ -23,6 +23,9 @@ from vlm_nightly_invoices import MIN_CONFIDENCE
 lone_dag, folders = lone.lone_dag, lone.folders
 rows, run_nightly, stage = lone.rows, lone.run_nightly, lone.stage
 
+# The night's predictions end at once: these tests are about what the night asks and bills, not waiting.
+pytestmark = pytest.mark.processing_time(0.1)
+
 NIGHT = "2026-11-18"
 RUN_AFTER = "2026-11-26T09:00:00+00:00"
 

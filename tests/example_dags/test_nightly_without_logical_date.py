@@ -26,6 +26,9 @@ if str(HARNESS) not in sys.path:
 
 import _harness  # noqa: E402
 
+# The night's predictions end at once: these tests are about which night runs, not waiting.
+pytestmark = pytest.mark.processing_time(0.1)
+
 DAG_ID = "vlm_nightly_invoices"
 DRIVER = Path(__file__).resolve().parent / "_no_logical_date.py"
 RUN_TIMEOUT = 240.0
