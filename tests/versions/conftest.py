@@ -112,6 +112,7 @@ def dags_folder() -> Path:
 RUNS: list[dict[str, Any]] = [
     {"dag_id": "vlm_docs_defer_and_sense"},
     {"dag_id": "vlm_crash_after_submit", "faults": {"processing_time": 2}},
+    {"dag_id": "vlm_feedback_after_crash"},
     {"dag_id": "vlm_submit_then_sense"},  # "source" is set to the sample invoices' folder
 ]
 

@@ -1,4 +1,4 @@
-"""A DAG written from the docs, and a retry after a crash that bills nothing twice, on this line.
+"""A DAG written from the docs, and retries after a crash that send nothing twice, on this line.
 
 Each claim is proved with the dev server's own counters for that run: predictions created and
 submissions per ``Idempotency-Key``.
@@ -46,3 +46,19 @@ def test_crash_after_submit_retries_without_a_second_prediction(dag_runs: dict[s
     # One prediction per single task and per batch input, each submitted under one key, once.
     assert stats["predictions_created"] == 3 + batch_inputs, stats
     assert sorted(stats["submissions"].values()) == [1] * (3 + batch_inputs), stats
+
+
+def test_a_feedback_step_that_dies_after_one_sends_each_correction_once(
+    dag_runs: dict[str, DagResult],
+) -> None:
+    """Try 1 dies after the first feedback; try 2 finds it in this line's record, sends the second."""
+    result = dag_runs["vlm_feedback_after_crash"]
+    assert result.state == "success", result.tail()
+    assert result.task("feedback")["try_number"] == 2, result.tail()
+    assert "simulated worker crash after sending a feedback" in result.output
+    sent = result.xcom("feedback")
+    assert [entry["status"] for entry in sent] == ["already_sent", "sent"], sent
+    assert [entry["prediction_id"] for entry in sent] == [result.xcom(t)["id"] for t in ("first", "second")]
+    # Found in the record (task_state_store, or Variables below 3.3), not looked up on the server.
+    assert "the platform already holds it" not in result.output, result.tail()
+    assert result.stats["feedback"] == {"created": 2, "replayed": 0}, result.stats

@@ -4,7 +4,9 @@
 deferring ``GenerateOperator``, and a submit without waiting followed by a deferrable
 ``PredictionSensor``. ``vlm_crash_after_submit`` holds one task per way of waiting (deferrable,
 blocking, batch, ``@task.vlm``) whose first try dies right after its prediction was submitted; the
-retry must re-attach and create nothing new.
+retry must re-attach and create nothing new. ``vlm_feedback_after_crash`` sends two corrections
+with ``VlmFeedbackOperator``, whose first try dies right after the first feedback was sent: the
+retry finds it in this line's record and sends only the second.
 
 Inputs come from environment variables the suite sets (``VLM_TEST_INVOICE``,
 ``VLM_TEST_INVOICES``), so the file holds no machine paths and parses without them.
@@ -18,12 +20,14 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, get_current_context
+from airflow.sdk import DAG, get_current_context, task
 from airflow.sdk.bases.decorator import task_decorator_factory
 
 from airflow_provider_vlm.client import Prediction
 from airflow_provider_vlm.decorators.vlm import _VlmDecoratedOperator
+from airflow_provider_vlm.invoices import Correction
 from airflow_provider_vlm.operators.batch import GenerateBatchOperator
+from airflow_provider_vlm.operators.feedback import FeedbackRecord, VlmFeedbackOperator
 from airflow_provider_vlm.operators.generate import GenerateOperator
 from airflow_provider_vlm.sensors.prediction import PredictionSensor
 
@@ -75,6 +79,16 @@ class _CrashAfterSubmitDecorated(_VlmDecoratedOperator):
         return super().defer(**kwargs)
 
 
+class CrashAfterFirstFeedbackOperator(VlmFeedbackOperator):
+    """Dies on its first try right after its first feedback was sent and recorded."""
+
+    def _send_once(self, correction: Correction, record: FeedbackRecord) -> tuple[str, str]:
+        sent = super()._send_once(correction, record)
+        if sent[1] == "sent" and _first_try():
+            raise WorkerCrash("simulated worker crash after sending a feedback")
+        return sent
+
+
 def crashing_vlm(**kwargs: Any) -> Any:
     """``@task.vlm`` whose first try dies right after submitting."""
     return task_decorator_factory(
@@ -123,3 +137,20 @@ with DAG("vlm_crash_after_submit", schedule=None, start_date=START, catchup=Fals
         return path
 
     taskflow(INVOICE)
+
+
+with DAG("vlm_feedback_after_crash", schedule=None, start_date=START, catchup=False):
+    first = GenerateOperator(task_id="first", domain="document.invoice", file=INVOICE, **FAST)
+    second = GenerateOperator(task_id="second", domain="document.invoice", file=INVOICE, **FAST)
+
+    @task
+    def review(first: dict[str, Any], second: dict[str, Any]) -> list[dict[str, Any]]:
+        """A reviewer's two decisions on the two predictions, as the review step hands them on."""
+        return [
+            Correction(INVOICE, first["id"], "corrected", {"total_amount": 1.5}, "anna", "misread").to_dict(),
+            Correction(INVOICE, second["id"], "rejected", {}, "anna", "duplicate").to_dict(),
+        ]
+
+    CrashAfterFirstFeedbackOperator(
+        task_id="feedback", corrections=review(first.output, second.output), **RETRYING
+    )
