@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test postgres chromium lint typecheck pytest versions docs bench bench-deployment soak soak-deps clean
+.PHONY: demo test postgres chromium lint typecheck pytest versions docs bench bench-deployment bench-ocr ocr-accuracy soak soak-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,15 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## The dev server's OCR: seconds per page, and status polls during a batch of 100 scans against idle.
+bench-ocr: $(STAMP)
+	$(BIN)/python -m bench ocr_polls
+
+## Held-out accuracy of the scan path: the real e-invoices beside the project (../shared/data/invoices),
+## scanned into a temporary folder, posted over HTTP; fails below 80 % on a field or on any error.
+ocr-accuracy: $(STAMP)
+	$(BIN)/python -m bench ocr_accuracy --min-share 0.8
 
 ## The nightly job on a distributed Airflow under chaos (PostgreSQL, Redis, Celery, two triggerers,
 ## an S3 bucket on loopback); SOAK_DOCS=N sets the size (default 2000). Writes soak-report.json.
