@@ -110,3 +110,27 @@ def test_all_pages_writes_one_image_per_page(tmp_path: Path) -> None:
     assert [p.name for p in written] == ["out-p1.png", "out-p2.png"]
     (single,) = scan_pdf(source, tmp_path / "one.png", seed=0)
     assert single.name == "one.png"
+
+
+def test_a_night_with_scans_turns_plain_invoices_into_scans_and_leaves_the_rest(tmp_path: Path) -> None:
+    with_scans = generate_samples(tmp_path / "a", day=DAY, scanned=3)
+    without = generate_samples(tmp_path / "b", day=DAY)
+
+    scans = [invoice for invoice in with_scans if invoice.scanned]
+    assert len(scans) == 3
+    for invoice in scans:
+        assert not invoice.embedded and invoice.bad is None  # only plain invoices become paper
+        assert not has_text_layer(invoice.path)
+        assert not PdfReader(invoice.path).attachments
+    for scanned, plain in zip(with_scans, without, strict=True):
+        # Same printed content; the other files are the very same bytes.
+        assert scanned.to_manifest() == {**plain.to_manifest(), "scanned": scanned.scanned}
+        if not scanned.scanned:
+            assert scanned.path.read_bytes() == plain.path.read_bytes()
+    again = generate_samples(tmp_path / "c", day=DAY, scanned=3)
+    assert [i.path.read_bytes() for i in again] == [i.path.read_bytes() for i in with_scans]
+
+
+def test_more_scans_than_plain_invoices_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="scanned must be between 0 and the number of plain invoices"):
+        generate_samples(tmp_path, count=4, day=DAY, scanned=4)
