@@ -35,6 +35,7 @@ from .callbacks import Callbacks
 from .clock import iso, now
 from .config import ServerConfig
 from .connections import ConnectionDropper
+from .engines import ocr_pool
 from .engines.base import MARKER_KEY, marker
 from .engines.infer import domain_for
 from .errors import ApiError, error_body
@@ -68,6 +69,7 @@ class DevServer:
         self.faults = Faults(config.faults, config.seed, config.processing_time)
         self.stats = Stats()
         self.callbacks = Callbacks()
+        self.ocr = ocr_pool.configure(config.ocr_workers, config.tesseract)
         catalog.domains()  # load the catalog now, not on the first request
 
     # --- predictions ---------------------------------------------------------------------
