@@ -4,12 +4,15 @@ Tesseract's words are put back into lines by where they stand on the page (a lab
 far apart in one table row are one line, as the text engine expects), and each line becomes a
 ``TextRun`` in page pixels, so grounding finds a value's box the same way as on a text layer. Each
 character keeps its word's OCR confidence, so a value's confidence can say how sure the OCR was.
+One misreading is undone before the text engine sees it: an amount's decimal point read as a
+colon (``$1,234:56``), which would otherwise hide the total.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import median
 
 from . import ocr_pool
@@ -18,6 +21,10 @@ from .pdf import TextRun
 
 #: Named in a scan's result mark, so a reader knows which values OCR produced.
 ENGINE = "tesseract"
+#: A colon or semicolon read where an amount's decimal separator stands (``1,234:56``,
+#: ``€1.234;56``): only in a word that is an amount for sure (currency sign or thousands group).
+_MISREAD_DECIMAL = re.compile(r"(?<=\d)[:;](?=\d{2}(?!\d))")
+_SURE_AMOUNT = re.compile(r"[$€£]|\d[.,]\d{3}(?!\d)")
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"GIF8", b"BM")
 
 
@@ -79,6 +86,7 @@ def _lines(words: Sequence[Word]) -> list[list[Word]]:
     """Words grouped into lines by their vertical middle, each line left to right, top line first."""
     if not words:
         return []
+    words = [_fixed(word) for word in words]
     height = median(word.height for word in words)
     lines: list[list[Word]] = []
     for word in sorted(words, key=lambda w: w.top + w.height / 2):
@@ -91,6 +99,16 @@ def _lines(words: Sequence[Word]) -> list[list[Word]]:
                 continue
         lines.append([word])
     return [sorted(line, key=lambda w: w.left) for line in lines]
+
+
+def _fixed(word: Word) -> Word:
+    """``word`` with a misread decimal separator put right (same length: boxes stay aligned)."""
+    match = _MISREAD_DECIMAL.search(word.text)
+    if match is None or not _SURE_AMOUNT.search(word.text):
+        return word
+    before = word.text[: match.start()]
+    point = "," if "." in before and "," not in before else "."  # 1.234:56 is German: 1.234,56
+    return replace(word, text=before + point + word.text[match.end() :])
 
 
 def _run(index: int, page: Page, line: list[Word]) -> tuple[TextRun, tuple[float, ...]]:
