@@ -1,6 +1,6 @@
 """OCR on the dev server: seconds per page, and whether a batch of scans stalls the status polls.
 
-    python bench/ocr_polls.py [--scans 100] [--idle-polls 300] [--json FILE]
+    python bench/ocr_polls.py [--scans 100] [--idle-polls 300] [--concurrency 4] [--json FILE]
     python -m bench ocr_polls
 
 Scans are the project's own: generated invoices (``vlm_demo.samples``) rendered, skewed and
@@ -10,10 +10,12 @@ work counts), in one run:
 
 1. one scan at a time (``batch=false``): seconds per page for a lone request;
 2. idle: ``GET /predictions/{id}`` of a finished prediction, ``--idle-polls`` times in a row;
-3. busy: all ``--scans`` scans submitted with ``batch=true``, then the same poll loop, round-robin
-   over their ids, until every one has ended: latency p50/p95 against the idle figures (the
-   ratio), the batch's seconds per page (wall, and CPU seconds of the server with its OCR
-   workers and their Tesseract runs) and how many ended ``completed``.
+3. busy: all ``--scans`` scans submitted with ``batch=true`` from ``--concurrency`` threads
+   while the main thread polls, round-robin, the predictions finished so far (the dev server
+   reads a document while it creates the prediction, so a create returns once its OCR is done:
+   what is polled during the batch is the server, not a scan in progress). Latency p50/p95
+   against the idle figures (the ratio), the batch's seconds per page (wall, and CPU seconds of
+   the server with its OCR workers and their Tesseract runs) and how many ended ``completed``.
 
 A poll is one plain httpx request over a kept-alive connection; polls follow each other with a
 short pause, as a triggerer's loop would, and are timed one by one.
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -90,7 +93,7 @@ def quantiles(latencies: Sequence[float]) -> dict[str, float]:
     return {"p50_ms": 1000 * cuts[49], "p95_ms": 1000 * cuts[94], "polls": len(latencies)}
 
 
-def run(scans: int, idle_polls: int, timeout: float) -> dict[str, Any]:
+def run(scans: int, idle_polls: int, timeout: float, concurrency: int = 4) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vlm-ocr-polls-") as tmp:
         started = time.perf_counter()
         files = make_scans(Path(tmp), scans + 3)
@@ -116,25 +119,33 @@ def run(scans: int, idle_polls: int, timeout: float) -> dict[str, Any]:
             for _ in range(idle_polls):
                 idle.append(poll_once(http, idle_id)[0])
                 time.sleep(PAUSE)
-            # 3. the batch, polled round-robin while it runs
+            # 3. the batch, submitted from --concurrency threads, polled while the server reads it
             cpu_before = tree_cpu_seconds(server.process.pid)
             started = time.perf_counter()
-            ids = [str(submit(http, path, batch=True)["id"]) for path in batch_files]
-            submitted = time.perf_counter() - started
-            busy: list[float] = []
             ends: dict[str, str] = {}
-            deadline = time.monotonic() + timeout
-            while len(ends) < len(ids) and time.monotonic() < deadline:
-                for prediction_id in ids:
-                    if prediction_id in ends:
-                        continue
-                    elapsed, record = poll_once(http, prediction_id)
-                    busy.append(elapsed)
-                    if record["status"] in TERMINAL:
-                        ends[prediction_id] = record["status"]
+            with ThreadPoolExecutor(concurrency) as pool:
+                creating = [pool.submit(submit, http, path, True) for path in batch_files]
+                busy: list[float] = []
+                while not all(future.done() for future in creating):
+                    # The finished predictions so far (the idle one to begin with), round-robin.
+                    ids = [idle_id] + [
+                        str(future.result()["id"])
+                        for future in creating
+                        if future.done() and future.exception() is None
+                    ]
+                    busy.append(poll_once(http, ids[len(busy) % len(ids)])[0])
                     time.sleep(PAUSE)
+                records = [future.result() for future in creating]
             batch_wall = time.perf_counter() - started
             batch_cpu = tree_cpu_seconds(server.process.pid) - cpu_before
+            deadline = time.monotonic() + timeout
+            while len(ends) < len(records) and time.monotonic() < deadline:
+                for record in records:
+                    if str(record["id"]) not in ends:
+                        _, state = poll_once(http, str(record["id"]))
+                        if state["status"] in TERMINAL:
+                            ends[str(record["id"])] = state["status"]
+                time.sleep(PAUSE)
     idle_q, busy_q = quantiles(idle), quantiles(busy)
     return {
         "scans": len(batch_files),
@@ -144,10 +155,9 @@ def run(scans: int, idle_polls: int, timeout: float) -> dict[str, Any]:
         "batch_seconds_per_page_wall": batch_wall / len(batch_files),
         "batch_cpu_seconds_per_page": batch_cpu / len(batch_files),
         "batch_wall_seconds": batch_wall,
-        "submit_seconds": submitted,
         "completed": sum(status == "completed" for status in ends.values()),
         "failed": sum(status == "failed" for status in ends.values()),
-        "unfinished": len(ids) - len(ends),
+        "unfinished": len(records) - len(ends),
         "idle": idle_q,
         "busy": busy_q,
         "ratio_p50": busy_q["p50_ms"] / idle_q["p50_ms"],
@@ -162,9 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scans", type=int, default=100, help="scans in the batch (default 100)")
     parser.add_argument("--idle-polls", type=int, default=300, help="polls of the idle server (default 300)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds the batch may take")
+    parser.add_argument("--concurrency", type=int, default=4, help="creates in flight (default 4)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    result = run(args.scans, args.idle_polls, args.timeout)
+    result = run(args.scans, args.idle_polls, args.timeout, args.concurrency)
     print(
         f"{result['scans']} one-page scans (rendered in {result['render_seconds']:.1f} s); "
         f"batch: {result['completed']} completed, {result['failed']} failed, "
