@@ -63,12 +63,17 @@ def scans_section(rows_file: Path) -> str:
         if (response.get(OCR_MARK) or {}).get("engine") != OCR_ENGINE:
             continue
         name = str(row.get("input", "")).rsplit("/", 1)[-1]
-        reasons = [
-            f"[{problem.get('why')}] {problem.get('message')}" if isinstance(problem, dict) else str(problem)
-            for problem in row.get("problems") or []
-        ]
-        where = "review: " + "; ".join(reasons) if reasons else "passed the rules and the confidence floor"
-        lines.append(f"  {name}  {response.get('invoice_id') or '(no id)'}  -> {where}")
+        problems = [problem for problem in row.get("problems") or [] if isinstance(problem, dict)]
+        unsure = [str(p.get("field")) for p in problems if p.get("why") == "confidence"]
+        rules = [str(p.get("message")) for p in problems if p.get("why") != "confidence"]
+        reasons = ([f"confidence below the floor: {', '.join(unsure)}"] if unsure else []) + rules
+        where = (
+            "review (" + "; ".join(reasons) + ")" if reasons else "passed the rules and the confidence floor"
+        )
+        read = ", ".join(
+            f"{field} {response.get(field)}" for field in ("invoice_id", "invoice_issue_date", "total_amount")
+        )
+        lines.append(f"  {name}  read {read}  -> {where}")
     head = f"Scans read by OCR: {len(lines)} (image-only PDFs; OCR'd fields carry a lower confidence)"
     return "\n".join([head, *lines])
 
