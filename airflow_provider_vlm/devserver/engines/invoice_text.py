@@ -19,12 +19,13 @@ from datetime import date
 from typing import Any
 
 _ID_LABELS = (
-    r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#)|rechnungs?\s*(?:nr\.?|nummer)|rechnung\s+nr\.?|"
+    r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#)|rechnungs?[\s-]*(?:nr\.?|nummer)|rechnung\s+nr\.?|"
     r"factuurnummer|facture\s*n[°o]\.?|num[ée]ro\s+de\s+facture|booking\s+id"
 )
 _ID_VALUE = r"#?\s*([A-Z0-9](?:[A-Z0-9_/\-.]*[A-Z0-9])?)"
 _ID_LABEL = re.compile(rf"(?:{_ID_LABELS})", re.IGNORECASE)
-_ID_AFTER = re.compile(rf"\s*[:#.]?\s*{_ID_VALUE}", re.IGNORECASE)
+# Between label and value: a colon or "#", or what a scan's dust reads as (". .", "=", "|").
+_ID_AFTER = re.compile(rf"(?:\s*[:;#.,=|_~'\"\u201c\u201d\u2018\u2019©°·•*])*\s*{_ID_VALUE}", re.IGNORECASE)
 # "993548900Factuurnummer:": some text layers glue the value right before its label.
 _ID_BEFORE = re.compile(r"(?:^|\s)#?([A-Z0-9][A-Z0-9_/\-.]*)$", re.IGNORECASE)
 _COLON_NEXT = re.compile(r"[ \t]*:")

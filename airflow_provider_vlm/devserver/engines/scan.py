@@ -4,8 +4,9 @@ Tesseract's words are put back into lines by where they stand on the page (a lab
 far apart in one table row are one line, as the text engine expects), and each line becomes a
 ``TextRun`` in page pixels, so grounding finds a value's box the same way as on a text layer. Each
 character keeps its word's OCR confidence, so a value's confidence can say how sure the OCR was.
-One misreading is undone before the text engine sees it: an amount's decimal point read as a
-colon (``$1,234:56``), which would otherwise hide the total.
+Two misreadings are undone before the text engine sees them: an amount's decimal point read as
+a colon (``$1,234:56``) and a date's dot read as a colon (``05:03.2013``), which would otherwise
+hide the total or the date.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ ENGINE = "tesseract"
 #: ``€1.234;56``): only in a word that is an amount for sure (currency sign or thousands group).
 _MISREAD_DECIMAL = re.compile(r"(?<=\d)[:;](?=\d{2}(?!\d))")
 _SURE_AMOUNT = re.compile(r"[$€£]|\d[.,]\d{3}(?!\d)")
+#: A dotted date with one dot read as a colon, semicolon or comma (``05:03.2013``, ``05.03;2013``).
+_MISREAD_DATE = re.compile(r"^(\d{1,2})[.:;,](\d{1,2})[.:;,](\d{4})\b")
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"GIF8", b"BM")
 
 
@@ -103,6 +106,14 @@ def _lines(words: Sequence[Word]) -> list[list[Word]]:
 
 def _fixed(word: Word) -> Word:
     """``word`` with a misread decimal separator put right (same length: boxes stay aligned)."""
+    date = _MISREAD_DATE.match(word.text)
+    if (
+        date
+        and word.text[date.end(1)] != "/"
+        and (word.text[date.end(1)] == "." or word.text[date.end(2)] == ".")
+    ):
+        day, month, year = date.groups()
+        return replace(word, text=f"{day}.{month}.{year}{word.text[date.end() :]}")
     match = _MISREAD_DECIMAL.search(word.text)
     if match is None or not _SURE_AMOUNT.search(word.text):
         return word
