@@ -33,7 +33,7 @@ _COLON_NEXT = re.compile(r"[ \t]*:")
 _ISSUE_LABELS = r"invoice\s+date|date\s+of\s+invoice|rechnungsdatum|factuurdatum|date\s+de\s+facture|date"
 _DUE_LABELS = r"due\s+date|payment\s+due|f[äa]llig(?:keitsdatum)?|vervaldatum|date\s+d'[ée]ch[ée]ance"
 _TOTAL_LABELS = (
-    r"grand\s+total|total\s+amount\s+due|amount\s+due|total\s+due|total\s+for\s+this\s+invoice|"
+    r"grand\s*total|total\s*amount\s*due|amount\s*due|total\s*due|total\s+for\s+this\s+invoice|"
     r"gesamtbetrag|rechnungsbetrag|totaal|total\s+ttc|total"
 )
 
