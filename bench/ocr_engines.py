@@ -222,6 +222,7 @@ def measure(read: Reader, scans: dict[Path, dict[str, Any]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--scans", type=Path, required=True, help="folder of scans with truth.json")
+    p.add_argument("--rapid-variants", default=";despeckle,deskew", help="RapidOCR clean-ups, ';'-separated")
     p.add_argument("--make", type=int, metavar="N", help="first write N seeded scans to --scans")
     p.add_argument("--variants", default=";".join(VARIANTS), help="Tesseract clean-ups, ';'-separated")
     p.add_argument("--misses", action="store_true", help="print what each engine got wrong")
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         (f"tesseract [{variant or 'none'}]", tesseract(tuple(filter(None, variant.split(",")))))
         for variant in args.variants.split(";")
     ]
-    for steps in ("", "despeckle,deskew"):
+    for steps in args.rapid_variants.split(";"):
         rapid = rapidocr(tuple(filter(None, steps.split(","))))
         if rapid is not None:
             engines.append((f"rapidocr-onnxruntime [{steps or 'none'}]", rapid))

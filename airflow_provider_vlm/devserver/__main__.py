@@ -62,7 +62,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--ocr-workers",
-        type=int,
+        type=_at_least_one,
         metavar="N",
         help="worker processes that OCR scans (default: one per core, at most 4)",
     )
@@ -170,6 +170,14 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         ocr_workers=args.ocr_workers,
         tesseract=args.tesseract,
     )
+
+
+def _at_least_one(text: str) -> int:
+    """``--ocr-workers``: a pool needs a worker (argparse says so, rather than the first scan)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -34,6 +34,15 @@ def _page(*lines: str) -> Page:
             ("INV-80-65233", "2013-03-05", 9.0),
         ),
         (("Invoice No.: A-1", "Invoice Date: 03/05/2013", "Total £9.00"), ("A-1", "2013-05-03", 9.0)),
+        (("Invoice No.: B-2", "Subtotal 580.13", "AmountDue 690.35"), ("B-2", None, 690.35)),
+        (
+            (
+                "Handelsrechnung (380) Nr. 471102 vom 05.03.2018",
+                "Gesamtbetrag der Zuschläge 0,00",
+                "Bruttosumme 529,87",
+            ),
+            ("471102", "2018-03-05", 529.87),
+        ),
     ],
 )
 def test_ocr_misreadings_are_put_right(lines: tuple[str, ...], expected: tuple[object, ...]) -> None:

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 _ID_LABELS = (
-    r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#)|rechnungs?[\s-]*(?:nr\.?|nummer)|rechnung\s+nr\.?|"
+    r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#)|rechnungs?[\s-]*(?:nr\.?|nummer)|rechnung\s*(?:\(\d+\)\s*)?nr\.?|"
     r"factuurnummer|facture\s*n[°o]\.?|num[ée]ro\s+de\s+facture|booking\s+id"
 )
 _ID_VALUE = r"#?\s*([A-Z0-9](?:[A-Z0-9_/\-.]*[A-Z0-9])?)"
@@ -30,11 +30,15 @@ _ID_AFTER = re.compile(rf"(?:\s*[:;#.,=|_~'\"\u201c\u201d\u2018\u2019©°·•*]
 _ID_BEFORE = re.compile(r"(?:^|\s)#?([A-Z0-9][A-Z0-9_/\-.]*)$", re.IGNORECASE)
 _COLON_NEXT = re.compile(r"[ \t]*:")
 
-_ISSUE_LABELS = r"invoice\s+date|date\s+of\s+invoice|rechnungsdatum|factuurdatum|date\s+de\s+facture|date"
+# "(?<=\d)\s+vom": German headers date the number they give ("Rechnung Nr. 471102 vom 05.03.2018").
+_ISSUE_LABELS = (
+    r"invoice\s+date|date\s+of\s+invoice|rechnungsdatum|factuurdatum|date\s+de\s+facture|date|(?<=\d)\s+vom"
+)
 _DUE_LABELS = r"due\s+date|payment\s+due|f[äa]llig(?:keitsdatum)?|vervaldatum|date\s+d'[ée]ch[ée]ance"
 _TOTAL_LABELS = (
-    r"grand\s+total|total\s+amount\s+due|amount\s+due|total\s+due|total\s+for\s+this\s+invoice|"
-    r"gesamtbetrag|rechnungsbetrag|totaal|total\s+ttc|total"
+    r"grand\s*total|total\s*amount\s*due|amount\s*due|total\s*due|total\s+for\s+this\s+invoice|"
+    r"bruttosumme|bruttobetrag|gesamtbetrag(?!\s+der\b)|rechnungsbetrag|endbetrag|zahlbetrag|"
+    r"totaal|total\s+ttc|total"
 )
 
 _MONTHS = {
