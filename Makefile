@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test postgres chromium lint typecheck pytest versions docs bench bench-deployment soak soak-deps clean
+.PHONY: demo test postgres chromium tesseract lint typecheck pytest versions docs bench bench-deployment bench-ocr ocr-accuracy soak soak-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +13,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## The main job: the nightly invoice DAG against the bundled dev server (no account, no network).
-demo: $(STAMP)
+demo: $(STAMP) tesseract
 	PYTHONPATH=example_dags $(BIN)/python -m vlm_demo
 
 ## Lint, type-check, the whole test suite (dev server and Airflow started by the tests), then the
 ## version suite on every Airflow line.
-test: $(STAMP) postgres chromium lint typecheck pytest versions
+test: $(STAMP) postgres chromium tesseract lint typecheck pytest versions
 
 ## PostgreSQL's server programs (Debian's package) for the HA tests, which start a throwaway cluster.
 postgres:
@@ -26,6 +26,16 @@ postgres:
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 		else echo "the HA tests need PostgreSQL's server programs: sudo apt-get install postgresql" >&2; exit 1; fi; \
+	fi
+
+## Tesseract with its English and German data (Debian's packages): the dev server reads scans with it.
+tesseract:
+	@if ! command -v tesseract >/dev/null 2>&1 || ! tesseract --list-langs 2>/dev/null | grep -qx deu \
+		|| ! tesseract --list-langs 2>/dev/null | grep -qx eng; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu; \
+		else echo "the dev server reads scans with Tesseract: sudo apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu" >&2; exit 1; fi; \
 	fi
 
 ## Chromium and its WebDriver (Debian's packages) for the browser test of the connection form.
@@ -60,6 +70,15 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## The dev server's OCR: seconds per page, and status polls during a batch of 100 scans against idle.
+bench-ocr: $(STAMP)
+	$(BIN)/python -m bench ocr_polls
+
+## Held-out accuracy of the scan path: the real e-invoices beside the project (../shared/data/invoices),
+## scanned into a temporary folder, posted over HTTP; fails below 80 % on a field or on any error.
+ocr-accuracy: $(STAMP)
+	$(BIN)/python -m bench ocr_accuracy --min-share 0.8
 
 ## The nightly job on a distributed Airflow under chaos (PostgreSQL, Redis, Celery, two triggerers,
 ## an S3 bucket on loopback); SOAK_DOCS=N sets the size (default 2000). Writes soak-report.json.

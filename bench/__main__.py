@@ -27,6 +27,8 @@ BENCHMARKS: dict[str, tuple[bool, str]] = {
     "batch_vs_mapped": (False, "one batch task against one mapped task per document (Airflow)"),
     "deployment": (False, "1,000 waits on one or two triggerers; the 10,000-document nightly batch"),
     "defer_race": (False, "how often Airflow's defer race strikes, defer_after 0 s against 5 s (Airflow)"),
+    "ocr_polls": (False, "OCR seconds per page; poll latency during 100 scans against an idle server"),
+    "ocr_accuracy": (False, "held-out scans of real e-invoices: id, date, total right, per variant"),
 }
 
 

@@ -2,7 +2,8 @@
 
 Prints exactly one line, ``VLM dev server ready: http://HOST:PORT/v1``, once it accepts
 connections (with the real port when ``--port 0``), and exits 0 on SIGINT or SIGTERM. When its
-admin routes need a key (``admin``), it says so first, on stderr.
+admin routes need a key (``admin``), it says so first, on stderr; so it does when scans cannot
+be read (no OCR: ``engines.ocr_pool``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=DEFAULT_MAX_UPLOAD_BYTES,
         help="uploads above this get 413 (default 100 MiB)",
+    )
+    p.add_argument(
+        "--ocr-workers",
+        type=_at_least_one,
+        metavar="N",
+        help="worker processes that OCR scans (default: one per core, at most 4)",
+    )
+    p.add_argument(
+        "--tesseract",
+        default="tesseract",
+        metavar="PROGRAM",
+        help="the Tesseract program that reads scans (default: tesseract on PATH)",
     )
     faults = p.add_argument_group("faults (also settable at run time with POST /v1/_dev/faults)")
     faults.add_argument(
@@ -154,7 +167,17 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         seed=args.seed,
         max_upload_bytes=args.max_upload_bytes,
         faults=faults,
+        ocr_workers=args.ocr_workers,
+        tesseract=args.tesseract,
     )
+
+
+def _at_least_one(text: str) -> int:
+    """``--ocr-workers``: a pool needs a worker (argparse says so, rather than the first scan)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -163,6 +186,9 @@ async def serve(args: argparse.Namespace) -> None:
     if notice:
         print(notice, file=sys.stderr, flush=True)
     app = create_app(server_config)
+    ocr_notice = app.server.ocr.notice()
+    if ocr_notice:
+        print(ocr_notice, file=sys.stderr, flush=True)
     config = uvicorn.Config(
         app,
         host=args.host,
@@ -187,6 +213,7 @@ async def serve(args: argparse.Namespace) -> None:
         print(f"VLM dev server ready: http://{host}:{port}/v1", flush=True)
         await task
     finally:
+        app.server.ocr.close()
         app.server.store.close()
 
 

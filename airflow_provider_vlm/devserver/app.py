@@ -36,6 +36,7 @@ from .callbacks import Callbacks
 from .clock import iso, now
 from .config import ServerConfig
 from .connections import ConnectionDropper
+from .engines import ocr_pool
 from .engines.base import MARKER_KEY, marker
 from .engines.infer import domain_for
 from .errors import ApiError, error_body
@@ -71,6 +72,7 @@ class DevServer:
         self.stats = Stats()
         self.callbacks = Callbacks()
         self.schemas = PublishedSchemas()
+        self.ocr = ocr_pool.configure(config.ocr_workers, config.tesseract)
         catalog.domains()  # load the catalog now, not on the first request
 
     # --- predictions ---------------------------------------------------------------------

@@ -21,3 +21,7 @@ class ServerConfig:
     faults: FaultUpdate = field(default_factory=FaultUpdate)
     #: Keys the ``/v1/_dev/*`` admin routes accept; ``None``: no key needed (loopback). See ``admin``.
     admin_keys: list[str] | None = None
+    #: OCR worker processes for scans (``engines.ocr_pool``); ``None``: one per core, at most 4.
+    ocr_workers: int | None = None
+    #: The Tesseract program OCR runs (looked up on PATH).
+    tesseract: str = "tesseract"

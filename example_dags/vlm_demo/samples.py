@@ -14,6 +14,10 @@ test can compare what an extractor returns with what was printed.
   one deliberate defect (see :data:`BAD_KINDS`) so the validation step has something to report.
 - Same seed and day give byte-identical files: the PDF creation date, the attachment dates and
   the file identifier are derived from the invoice, never from the clock.
+- ``scanned=n`` turns ``n`` of the plain invoices (no XML, no defect) into scans: the drawn page
+  rendered, skewed by 1-2 degrees, speckled and written back as an image-only PDF under the same
+  name (:mod:`vlm_demo.scans`), the paper a finance team still receives. Their manifest entries
+  say ``"scanned": true``; what is printed on them is unchanged.
 - :func:`compose_invoice` and :func:`write_invoice` make one invoice with given lines, with the
   XML of choice (Factur-X CII, XRechnung UBL from :func:`build_ubl_xml`, any bytes) or none:
   the test suite builds its own invoice set from them, so it needs no outside data.
@@ -24,6 +28,7 @@ Every company, person and tax id in here is fictional.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import random
@@ -242,6 +247,7 @@ class SampleInvoice:
     payment_terms: str
     embedded: bool
     bad: str | None
+    scanned: bool = False
 
     def to_manifest(self) -> dict[str, Any]:
         """Manifest entry; its keys follow ``document.invoice`` so it can be validated as is."""
@@ -264,6 +270,7 @@ class SampleInvoice:
             "payment_terms": self.payment_terms,
             "embedded": self.embedded,
             "bad": self.bad,
+            "scanned": self.scanned,
         }
 
 
@@ -787,6 +794,14 @@ def _pick_bad(rng: random.Random, count: int, bad: int) -> dict[int, str]:
     return {position: BAD_KINDS[n % len(BAD_KINDS)] for n, position in enumerate(positions)}
 
 
+def _scan_over(path: Path, rng: random.Random) -> None:
+    """Replace the PDF at ``path`` by a scan of it: skewed 1-2 degrees either way, speckled."""
+    from vlm_demo.scans import ScanStyle, scan_pdf  # pypdfium2 and Pillow only when scans are asked for
+
+    angle = rng.uniform(1.0, 2.0) * rng.choice((-1, 1))
+    scan_pdf(path, path, ScanStyle(angle=round(angle, 2)), seed=rng.randrange(2**31))
+
+
 def generate_samples(
     out_dir: Path,
     count: int = 12,
@@ -794,6 +809,7 @@ def generate_samples(
     day: date | None = None,
     embed_every: int = 2,
     bad: int = 2,
+    scanned: int = 0,
 ) -> list[SampleInvoice]:
     """Write ``count`` invoices of ``day`` (default: today) to ``out_dir/<day>/`` plus a manifest.
 
@@ -801,7 +817,9 @@ def generate_samples(
     ``bad`` invoices get one defect each from :data:`BAD_KINDS`. The random stream depends on
     seed and day only, so a nightly demo sees new invoices every day and a test sees the same
     bytes every time. Stale ``INV-<day>-NNN.pdf`` files from a larger earlier run are removed
-    so the folder always matches its manifest.
+    so the folder always matches its manifest. ``scanned`` plain invoices (neither e-invoice nor
+    defective) are written as scans instead; they are picked from a stream of their own, so the
+    other invoices are the same with or without them.
     """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
@@ -815,6 +833,13 @@ def generate_samples(
     folder.mkdir(parents=True, exist_ok=True)
 
     defects = _pick_bad(rng, count, bad)
+    plain = [i for i in range(count) if not (embed_every > 0 and i % embed_every == 0) and i not in defects]
+    if not 0 <= scanned <= len(plain):
+        raise ValueError(
+            f"scanned must be between 0 and the number of plain invoices ({len(plain)}), got {scanned}"
+        )
+    scan_rng = random.Random(f"airflow-provider-vlm-demo:{seed}:{day.isoformat()}:scans")
+    scans = set(scan_rng.sample(plain, scanned))
     # A shuffled deck rather than independent draws: every issuer shows up in a batch of a
     # dozen, in proportion to its weight, which keeps the per-issuer summary interesting.
     deck = [issuer for issuer in _ISSUERS for _ in range(issuer.weight)]
@@ -829,6 +854,9 @@ def generate_samples(
         embedded = embed_every > 0 and index % embed_every == 0
         invoice = _make_invoice(rng, path, day, invoice_id, issuer, embedded, defects.get(index))
         write_invoice(invoice, issuer.iban)
+        if index in scans:
+            invoice = dataclasses.replace(invoice, scanned=True)
+            _scan_over(invoice.path, scan_rng)
         invoices.append(invoice)
 
     pattern = re.compile(rf"INV-{day:%Y%m%d}-\d{{3}}\.pdf")
@@ -861,6 +889,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--embed-every", type=int, default=2, help="attach Factur-X XML to every n-th invoice (0: none)"
     )
     parser.add_argument("--bad", type=int, default=2, help="number of deliberately defective invoices")
+    parser.add_argument(
+        "--scanned", type=int, default=0, help="number of plain invoices written as scans (image-only PDF)"
+    )
     args = parser.parse_args(argv)
     try:
         invoices = generate_samples(
@@ -870,13 +901,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             day=args.day,
             embed_every=args.embed_every,
             bad=args.bad,
+            scanned=args.scanned,
         )
     except ValueError as error:
         parser.error(str(error))
     for invoice in invoices:
         flags = ", ".join(
             flag
-            for flag in ("factur-x" if invoice.embedded else "", f"bad: {invoice.bad}" if invoice.bad else "")
+            for flag in (
+                "factur-x" if invoice.embedded else "",
+                f"bad: {invoice.bad}" if invoice.bad else "",
+                "scan" if invoice.scanned else "",
+            )
             if flag
         )
         print(

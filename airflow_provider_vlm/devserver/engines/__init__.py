@@ -59,8 +59,8 @@ def shape(schema: dict[str, Any], response: dict[str, Any]) -> dict[str, Any] | 
 
 def _dispatch(inp: EngineInput) -> EngineResult:
     has_content = inp.media == "document" and inp.content is not None
-    if has_content and inp.domain == invoice.DOMAIN:
-        return invoice.run(inp)
+    if inp.domain == invoice.DOMAIN and (has_content or (inp.media == "image" and inp.images)):
+        return invoice.run(inp)  # image.generate with document.invoice: each image a scanned page
     if has_content and inp.domain == "document.markdown":
         return markdown.run(inp)
     return generic.run(inp)

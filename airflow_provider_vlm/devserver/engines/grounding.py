@@ -11,6 +11,12 @@ after its label, before it, after a generic label, or guessed from its shape). A
 up on the page in the forms an invoice prints it (``529.87``, ``529,87``, ``1,466.04``,
 ``16.11.2026`` ...), and a value parsed from the text layer also as the text it was read from;
 when the page does not show it, there is no box.
+
+A value read by OCR from a scan is less sure than either: its confidence is its method's times
+``OCR_SCALE`` times Tesseract's own confidence in the characters of the value (0-1; the page's
+mean when the value is not found among the words). So the best an OCR'd value gets is 0.56 (0.86
+x 0.65), below the nightly example's review floor (0.6): a scan goes to review. Its box is where
+OCR found the words, in fractions of the page image.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from .invoice_text import Found
 from .pdf import TextRun
@@ -34,6 +40,18 @@ CONFIDENCE: dict[str, float] = {
 }
 #: Share of a value's confidence kept when a text-layer value cannot be found printed as parsed.
 _UNSEEN = 0.9
+#: Share of a value's confidence kept when it was read by OCR (before OCR's own confidence).
+OCR_SCALE = 0.65
+
+
+class OcrReading(Protocol):
+    """How sure OCR was of what it read (``scan.ScanText``)."""
+
+    def span(self, run: TextRun, start: int, end: int) -> float: ...
+
+    def mean(self) -> float: ...
+
+
 _MONTHS = (
     "January",
     "February",
@@ -61,17 +79,26 @@ def from_xml(fields: Mapping[str, Any]) -> dict[str, Found]:
 
 
 def metadata(
-    found: Mapping[str, Found], runs: list[TextRun], *, confidence: bool, grounding: bool
+    found: Mapping[str, Found],
+    runs: list[TextRun],
+    *,
+    confidence: bool,
+    grounding: bool,
+    ocr: OcrReading | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """``{"X_metadata": {...}}`` for every found field ``X``."""
+    """``{"X_metadata": {...}}`` for every found field ``X``; ``ocr`` when ``runs`` were OCR'd."""
     out: dict[str, dict[str, Any]] = {}
     for name, item in found.items():
         forms = printed_forms(item.value)
         if item.raw and item.raw not in forms:
             forms.insert(0, item.raw)
-        box = locate(runs, forms) if runs else None
+        hit = _best(runs, forms) if runs else None
+        box = _box(*hit) if hit else None
         entry: dict[str, Any] = {}
-        if confidence:
+        if confidence and ocr is not None:
+            read = ocr.span(hit[0], *hit[1]) if hit else ocr.mean()
+            entry["confidence"] = round(_confidence(item, seen=True, checked=False) * OCR_SCALE * read, 2)
+        elif confidence:
             entry["confidence"] = _confidence(item, seen=box is not None, checked=bool(runs))
         if grounding and box is not None:
             entry.update(box)
@@ -131,6 +158,12 @@ def _date_forms(day: date) -> list[str]:
 def locate(runs: Iterable[TextRun], forms: list[str]) -> dict[str, Any] | None:
     """Where one of ``forms`` is printed: the shortest text piece that holds it (a value's own
     cell rather than a sentence that repeats it), the top-most on the first page among equals."""
+    hit = _best(runs, forms)
+    return _box(*hit) if hit else None
+
+
+def _best(runs: Iterable[TextRun], forms: list[str]) -> tuple[TextRun, tuple[int, int]] | None:
+    """The run and span ``locate`` picks, or None."""
     best: tuple[tuple[int, int, float], TextRun, tuple[int, int]] | None = None
     for run in runs:
         for form in forms:
@@ -140,9 +173,11 @@ def locate(runs: Iterable[TextRun], forms: list[str]) -> dict[str, Any] | None:
             rank = (len(run.text.strip()), run.page, -run.baseline)
             if best is None or rank < best[0]:
                 best = (rank, run, span)
-    if best is None:
-        return None
-    _, run, (start, end) = best
+    return (best[1], best[2]) if best else None
+
+
+def _box(run: TextRun, span: tuple[int, int]) -> dict[str, Any]:
+    start, end = span
     return {"bbox": {"xywh": _xywh(run, start, end)}, "bbox_content": run.text[start:end], "page": run.page}
 
 

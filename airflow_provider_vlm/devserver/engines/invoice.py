@@ -1,4 +1,5 @@
-"""``document.invoice``: the embedded e-invoice XML when there is one, else the PDF's text layer.
+"""``document.invoice``: the embedded e-invoice XML when there is one, else the PDF's text layer,
+else (a scan: an image-only PDF, or PNG/JPEG pages) the text OCR reads (``scan``).
 
 A plain CII or UBL XML upload (XRechnung is often sent bare) is read the same way. With
 ``config.confidence``/``config.grounding``, each extracted field gets its ``X_metadata``
@@ -12,7 +13,7 @@ from typing import Any
 from pypdf import PdfReader
 
 from .. import domains
-from . import einvoice, grounding, invoice_text
+from . import einvoice, grounding, invoice_text, scan
 from .base import EngineError, EngineInput, EngineResult, marker, usage
 from .invoice_text import Found
 from .pdf import embedded_files, is_pdf, open_pdf, page_texts, text_runs
@@ -21,8 +22,12 @@ DOMAIN = "document.invoice"
 
 
 def run(inp: EngineInput) -> EngineResult:
+    if inp.media == "image":
+        return _scan(inp, [(image, None) for image in inp.images], usage(len(inp.images), "image"))
     if inp.content is None:
         raise ValueError("the invoice engine needs file content")
+    if scan.is_image(inp.content):
+        return _scan(inp, [(inp.content, None)], usage(1, "page"))
     if not is_pdf(inp.content) and inp.content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         fields = einvoice.map_invoice(einvoice.parse(inp.content))
         extra = _metadata(inp, grounding.from_xml(fields), None)
@@ -39,11 +44,24 @@ def run(inp: EngineInput) -> EngineResult:
         return EngineResult(_complete(fields, extra, marker("invoice-xml", source=name)), pages)
     text = "\n".join(page_texts(reader))
     if not text.strip():
-        raise EngineError("the PDF has no text layer and no embedded invoice XML (scanned image?)")
+        return _scan(inp, [(inp.content, page) for page in range(len(reader.pages))], pages)
     found = invoice_text.parse_with_methods(text)
     fields = {field: item.value for field, item in found.items()}
     extra = _metadata(inp, found, reader)
     return EngineResult(_complete(fields, extra, marker("invoice-text", found=sorted(fields))), pages)
+
+
+def _scan(inp: EngineInput, sources: list[tuple[bytes, int | None]], billed: dict[str, Any]) -> EngineResult:
+    """A scan's fields: OCR, then the text engine's extraction; metadata from OCR's words."""
+    read = scan.read(sources)
+    found = invoice_text.parse_with_methods(read.text)
+    fields = {field: item.value for field, item in found.items()}
+    confidence, boxes = grounding.requested(inp.config)
+    extra: dict[str, Any] = {}
+    if confidence or boxes:
+        extra = grounding.metadata(found, read.runs, confidence=confidence, grounding=boxes, ocr=read)
+    mark = marker("invoice-ocr", found=sorted(fields), pages=len(read.pages), ocr=scan.ENGINE)
+    return EngineResult(_complete(fields, extra, mark), billed)
 
 
 def _metadata(inp: EngineInput, found: dict[str, Found], reader: PdfReader | None) -> dict[str, Any]:

@@ -19,21 +19,26 @@ from datetime import date
 from typing import Any
 
 _ID_LABELS = (
-    r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#)|rechnungs?\s*(?:nr\.?|nummer)|rechnung\s+nr\.?|"
+    r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#)|rechnungs?[\s-]*(?:nr\.?|nummer)|rechnung\s*(?:\(\d+\)\s*)?nr\.?|"
     r"factuurnummer|facture\s*n[°o]\.?|num[ée]ro\s+de\s+facture|booking\s+id"
 )
 _ID_VALUE = r"#?\s*([A-Z0-9](?:[A-Z0-9_/\-.]*[A-Z0-9])?)"
 _ID_LABEL = re.compile(rf"(?:{_ID_LABELS})", re.IGNORECASE)
-_ID_AFTER = re.compile(rf"\s*[:#.]?\s*{_ID_VALUE}", re.IGNORECASE)
+# Between label and value: a colon or "#", or what a scan's dust reads as (". .", "=", "|").
+_ID_AFTER = re.compile(rf"(?:\s*[:;#.,=|_~'\"\u201c\u201d\u2018\u2019©°·•*])*\s*{_ID_VALUE}", re.IGNORECASE)
 # "993548900Factuurnummer:": some text layers glue the value right before its label.
 _ID_BEFORE = re.compile(r"(?:^|\s)#?([A-Z0-9][A-Z0-9_/\-.]*)$", re.IGNORECASE)
 _COLON_NEXT = re.compile(r"[ \t]*:")
 
-_ISSUE_LABELS = r"invoice\s+date|date\s+of\s+invoice|rechnungsdatum|factuurdatum|date\s+de\s+facture|date"
+# "(?<=\d)\s+vom": German headers date the number they give ("Rechnung Nr. 471102 vom 05.03.2018").
+_ISSUE_LABELS = (
+    r"invoice\s+date|date\s+of\s+invoice|rechnungsdatum|factuurdatum|date\s+de\s+facture|date|(?<=\d)\s+vom"
+)
 _DUE_LABELS = r"due\s+date|payment\s+due|f[äa]llig(?:keitsdatum)?|vervaldatum|date\s+d'[ée]ch[ée]ance"
 _TOTAL_LABELS = (
-    r"grand\s+total|total\s+amount\s+due|amount\s+due|total\s+due|total\s+for\s+this\s+invoice|"
-    r"gesamtbetrag|rechnungsbetrag|totaal|total\s+ttc|total"
+    r"grand\s*total|total\s*amount\s*due|amount\s*due|total\s*due|total\s+for\s+this\s+invoice|"
+    r"bruttosumme|bruttobetrag|gesamtbetrag(?!\s+der\b)|rechnungsbetrag|endbetrag|zahlbetrag|"
+    r"totaal|total\s+ttc|total"
 )
 
 _MONTHS = {
@@ -64,6 +69,7 @@ _DATE_PATTERNS = (
     re.compile(rf"\b(\d{{1,2}})\.?\s*({_MONTH_RE})\.?\s+(\d{{4}})\b", re.IGNORECASE),
     re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})\s*,?\s*(\d{{4}})\b", re.IGNORECASE),
 )
+_SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/\d{4}\b")
 _INTEGER_AMOUNT = re.compile(r"(?:Rs\.?|₹|\$|€|£|\b[A-Z]{3})\s?(-?\d+)(?![\d.,])")
 _AMOUNT = re.compile(
     r"(?<![\d.,])-?\d{1,3}(?:[.,\s']\d{3})*[.,]\d{2}(?![\d])|(?<![\d.,])-?\d+[.,]\d{2}(?![\d])"
@@ -110,8 +116,8 @@ def parse_with_methods(text: str) -> dict[str, Found]:
     """The fields found in ``text``, each with how it was found; keys absent when not found."""
     out: dict[str, Found | None] = {
         "invoice_id": _invoice_id(text),
-        "invoice_issue_date": _labelled_date(text, _ISSUE_LABELS),
-        "invoice_due_date": _labelled_date(text, _DUE_LABELS),
+        "invoice_issue_date": _labelled_date(text, _ISSUE_LABELS, _month_first(text)),
+        "invoice_due_date": _labelled_date(text, _DUE_LABELS, _month_first(text)),
         "total_amount": _labelled_amount(text, _TOTAL_LABELS, generic=_GENERIC_TOTALS),
         "subtotal": _labelled_amount(text, _SUBTOTAL_LABELS),
         "tax_amount": _amount_after(text, _TAX_LABEL),
@@ -139,24 +145,39 @@ def _has_digit(value: str) -> bool:
     return any(ch.isdigit() for ch in value)
 
 
-def _labelled_date(text: str, labels: str) -> Found | None:
+def _month_first(text: str) -> bool:
+    """Whether ``03/05/2013`` means March 5 in this document (US style) rather than 3 May.
+
+    A slash date that can only be read one way decides (``03/20/2023``, ``20/03/2023``); else a
+    document in dollars is read US style. Dotted dates (``05.03.2013``) are always day first.
+    """
+    for match in _SLASH_DATE.finditer(text):
+        first, second = int(match.group(1)), int(match.group(2))
+        if second > 12 >= first:
+            return True
+        if first > 12 >= second:
+            return False
+    return bool(re.search(r"\$|\bUSD\b", text))
+
+
+def _labelled_date(text: str, labels: str, month_first: bool = False) -> Found | None:
     for match in re.finditer(rf"(?:{labels})\s*:?", text, re.IGNORECASE):
-        found = _first_date(text[match.end() : match.end() + _WINDOW])
+        found = _first_date(text[match.end() : match.end() + _WINDOW], month_first)
         if found:
             return Found(found[0], "label", raw=found[1])
         line_start = text.rfind("\n", 0, match.start()) + 1
-        found = _first_date(text[line_start : match.start()])
+        found = _first_date(text[line_start : match.start()], month_first)
         if found:
             return Found(found[0], "label-before", raw=found[1])
     return None
 
 
-def _first_date(chunk: str) -> tuple[str, str] | None:
+def _first_date(chunk: str, month_first: bool = False) -> tuple[str, str] | None:
     """The first date in ``chunk``: (ISO date, the text it was read from)."""
     best: tuple[int, str, str] | None = None
     for pattern in _DATE_PATTERNS:
         for match in pattern.finditer(chunk):
-            value = _to_iso(pattern, match)
+            value = _to_iso(pattern, match, month_first)
             if value and (best is None or match.start() < best[0]):
                 best = (match.start(), value, match.group(0))
             if value:
@@ -164,15 +185,16 @@ def _first_date(chunk: str) -> tuple[str, str] | None:
     return (best[1], best[2]) if best else None
 
 
-def _to_iso(pattern: re.Pattern[str], match: re.Match[str]) -> str | None:
+def _to_iso(pattern: re.Pattern[str], match: re.Match[str], month_first: bool = False) -> str | None:
     a, b, c = match.groups()
     try:
         if pattern is _DATE_PATTERNS[0]:
             day = date(int(a), int(b), int(c))
         elif pattern is _DATE_PATTERNS[1]:
             first, second = int(a), int(b)
-            # Day first unless that cannot be (03/20/2023 is US style).
-            day = date(int(c), first, second) if second > 12 else date(int(c), second, first)
+            # Day first unless that cannot be (03/20/2023), or a US document's slash date.
+            us = second > 12 or (month_first and "/" in match.group(0) and first <= 12)
+            day = date(int(c), first, second) if us else date(int(c), second, first)
         elif pattern is _DATE_PATTERNS[2]:
             day = date(int(c), _MONTHS[b.lower()], int(a))
         else:

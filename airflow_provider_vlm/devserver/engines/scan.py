@@ -1,0 +1,152 @@
+"""Scans: image-only PDFs and page images, read by OCR into text the text engine understands.
+
+Tesseract's words are put back into lines by where they stand on the page (a label and its value
+far apart in one table row are one line, as the text engine expects), and each line becomes a
+``TextRun`` in page pixels, so grounding finds a value's box the same way as on a text layer. Each
+character keeps its word's OCR confidence, so a value's confidence can say how sure the OCR was.
+Two misreadings are undone before the text engine sees them: an amount's decimal point read as
+a colon (``$1,234:56``) and a date's dot read as a colon (``05:03.2013``), which would otherwise
+hide the total or the date.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from statistics import median
+
+from . import ocr_pool
+from .ocr import Page, Word
+from .pdf import TextRun
+
+#: Named in a scan's result mark, so a reader knows which values OCR produced.
+ENGINE = "tesseract"
+#: A colon or semicolon read where an amount's decimal separator stands (``1,234:56``,
+#: ``€1.234;56``): only in a word that is an amount for sure (currency sign or thousands group).
+_MISREAD_DECIMAL = re.compile(r"(?<=\d)[:;](?=\d{2}(?!\d))")
+_SURE_AMOUNT = re.compile(r"[$€£]|\d[.,]\d{3}(?!\d)")
+#: A dotted date with one dot read as a colon, semicolon or comma (``05:03.2013``, ``05.03;2013``).
+_MISREAD_DATE = re.compile(r"^(\d{1,2})[.:;,](\d{1,2})[.:;,](\d{4})\b")
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"GIF8", b"BM")
+
+
+def is_image(content: bytes) -> bool:
+    """PNG, JPEG, TIFF, GIF or BMP by their first bytes (WebP: RIFF....WEBP)."""
+    return content.startswith(_IMAGE_MAGIC) or (content[:4] == b"RIFF" and content[8:12] == b"WEBP")
+
+
+@dataclass
+class ScanText:
+    """What OCR read: the text (pages joined), its lines as runs, and each run's confidences."""
+
+    pages: list[str]
+    runs: list[TextRun]
+    #: Per run (by position in ``runs``), each character's OCR confidence, 0-1.
+    confidences: list[tuple[float, ...]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.pages)
+
+    def mean(self) -> float:
+        """Mean confidence of every character read (0 when nothing was)."""
+        chars = [c for run in self.confidences for c in run]
+        return sum(chars) / len(chars) if chars else 0.0
+
+    def span(self, run: TextRun, start: int, end: int) -> float:
+        """Mean confidence of ``run``'s characters ``start:end`` (spaces left out)."""
+        index = next(i for i, candidate in enumerate(self.runs) if candidate is run)
+        pairs = zip(run.text[start:end], self.confidences[index][start:end], strict=False)
+        kept = [c for ch, c in pairs if not ch.isspace()]
+        return sum(kept) / len(kept) if kept else self.mean()
+
+
+def read(sources: Sequence[tuple[bytes, int | None]]) -> ScanText:
+    """OCR of every ``(content, page)`` (page None: the content is one image), in order."""
+    pages = ocr_pool.current().read(sources)
+    out = ScanText([], [])
+    for index, page in enumerate(pages):
+        lines = _lines(page.words)
+        out.pages.append(_joined(lines))
+        for line in lines:
+            run, confidences = _run(index, page, line)
+            out.runs.append(run)
+            out.confidences.append(confidences)
+    return out
+
+
+def text_of(page: Page) -> str:
+    """A page's words as lines of text, top to bottom (what the text engine parses)."""
+    return _joined(_lines(page.words))
+
+
+def _joined(lines: list[list[Word]]) -> str:
+    return "\n".join(" ".join(word.text for word in line) for line in lines)
+
+
+def _lines(words: Sequence[Word]) -> list[list[Word]]:
+    """Words grouped into lines by their vertical middle, each line left to right, top line first."""
+    if not words:
+        return []
+    words = [_fixed(word) for word in words]
+    height = median(word.height for word in words)
+    lines: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: w.top + w.height / 2):
+        middle = word.top + word.height / 2
+        if lines:
+            last = lines[-1]
+            last_middle = sum(w.top + w.height / 2 for w in last) / len(last)
+            if abs(middle - last_middle) < 0.5 * height:
+                last.append(word)
+                continue
+        lines.append([word])
+    return [sorted(line, key=lambda w: w.left) for line in lines]
+
+
+def _fixed(word: Word) -> Word:
+    """``word`` with a misread decimal separator put right (same length: boxes stay aligned)."""
+    date = _MISREAD_DATE.match(word.text)
+    if (
+        date
+        and word.text[date.end(1)] != "/"
+        and (word.text[date.end(1)] == "." or word.text[date.end(2)] == ".")
+    ):
+        day, month, year = date.groups()
+        return replace(word, text=f"{day}.{month}.{year}{word.text[date.end() :]}")
+    match = _MISREAD_DECIMAL.search(word.text)
+    if match is None or not _SURE_AMOUNT.search(word.text):
+        return word
+    before = word.text[: match.start()]
+    point = "," if "." in before and "," not in before else "."  # 1.234:56 is German: 1.234,56
+    return replace(word, text=before + point + word.text[match.end() :])
+
+
+def _run(index: int, page: Page, line: list[Word]) -> tuple[TextRun, tuple[float, ...]]:
+    """One line as a run in page pixels (y measured up from the bottom, as in a PDF)."""
+    top = min(word.top for word in line)
+    size = max(word.top + word.height for word in line) - top
+    text: list[str] = []
+    advances: list[float] = []
+    confidences: list[float] = []
+    for position, word in enumerate(line):
+        if position:
+            previous = line[position - 1]
+            text.append(" ")
+            advances.append(max(0.0, word.left - (previous.left + previous.width)))
+            confidences.append(min(previous.conf, word.conf) / 100)
+        per_char = word.width / len(word.text)
+        text.append(word.text)
+        advances.extend(per_char for _ in word.text)
+        confidences.extend(word.conf / 100 for _ in word.text)
+    run = TextRun(
+        page=index,
+        text="".join(text),
+        x=float(line[0].left),
+        baseline=page.height - top - 0.8 * size,
+        size=float(size),
+        page_width=float(page.width),
+        page_height=float(page.height),
+        advances=tuple(advances),
+    )
+    return run, tuple(confidences)
