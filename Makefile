@@ -54,8 +54,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## PYTEST_WORKERS processes share the suite, a test file each at a time (0: all in this process).
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile
 
 ## The built wheel beside each Airflow line's latest patch, each in its own environment
 ## (.venv-af30 ...), resolved as of that patch's release. `make versions AIRFLOW_LINES="3.0 3.2"` runs some;

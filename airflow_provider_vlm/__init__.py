@@ -48,6 +48,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_vlm.operators.batch",
                     "airflow_provider_vlm.operators.schema",
                     "airflow_provider_vlm.operators.feedback",
+                    "airflow_provider_vlm.operators.review",
+                    "airflow_provider_vlm.operators.hitl_review",
                 ],
             }
         ],
