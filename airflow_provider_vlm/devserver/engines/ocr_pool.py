@@ -47,9 +47,11 @@ class OcrPool:
             f"VLM dev server: scans (image-only PDFs, PNG/JPEG) will fail: OCR is unavailable: {self.reason}"
         )
 
-    def read(self, sources: Sequence[tuple[bytes, int | None]]) -> list[ocr.Page]:
+    def read(
+        self, sources: Sequence[tuple[bytes, int | None]], steps: tuple[str, ...] = ocr.STEPS
+    ) -> list[ocr.Page]:
         """The words of each ``(content, page)`` (page None: the content is one image), in order;
-        the pages are read side by side, one per worker.
+        the pages are read side by side, one per worker, cleaned up by ``steps`` (``ocr.prepared``).
 
         Raises EngineError when OCR is unavailable or a page cannot be read.
         """
@@ -57,7 +59,7 @@ class OcrPool:
             raise EngineError(f"OCR is unavailable, so the scan cannot be read: {self.reason}")
         executor = self._pool()
         futures = [
-            executor.submit(ocr.read_page, source, page, self.tesseract, self.langs)
+            executor.submit(ocr.read_page, source, page, self.tesseract, self.langs, steps)
             for source, page in sources
         ]
         try:
