@@ -87,7 +87,7 @@ def read(sources: Sequence[tuple[bytes, int | None]]) -> ScanText:
 
 def filled(first: ScanText, sources: Sequence[tuple[bytes, int | None]]) -> ScanText:
     """``first`` with the words a second, word-by-word reading (Tesseract's sparse mode) finds
-    where the first found none.
+    where the first found none or read with less confidence.
 
     Tesseract's page layout sometimes drops a whole block of a page (a column of labels beside
     their values: "Invoice number:", "Issue date:"); the sparse mode reads text in any order and
@@ -99,17 +99,27 @@ def filled(first: ScanText, sources: Sequence[tuple[bytes, int | None]]) -> Scan
 
 
 def _merged(page: Page, extra: Page) -> Page:
-    """``page`` plus each word of ``extra`` whose middle lies in none of ``page``'s words."""
+    """``page`` plus the words of ``extra`` where ``page`` has none, and in place of ``page``'s
+    words that ``extra`` read with more confidence (dust read as ``"ae"`` where the sparse reading saw
+    ``"529,87"``)."""
+    words = list(page.words)
+    for word in extra.words:
+        clashes = [i for i, mine in enumerate(words) if _overlap(mine, word)]
+        if not clashes:
+            words.append(word)
+        elif all(words[i].conf < word.conf for i in clashes):
+            words = [mine for i, mine in enumerate(words) if i not in clashes] + [word]
+    return replace(page, words=tuple(words))
 
-    def covered(word: Word) -> bool:
-        x, y = word.left + word.width / 2, word.top + word.height / 2
-        return any(
-            w.left - 2 <= x <= w.left + w.width + 2 and w.top - 2 <= y <= w.top + w.height + 2
-            for w in page.words
-        )
 
-    added = tuple(word for word in extra.words if not covered(word))
-    return replace(page, words=page.words + added) if added else page
+def _overlap(a: Word, b: Word) -> bool:
+    """Whether either word's middle lies in the other's box (the same ink read twice)."""
+
+    def inside(x: Word, y: Word) -> bool:
+        mx, my = x.left + x.width / 2, x.top + x.height / 2
+        return y.left - 2 <= mx <= y.left + y.width + 2 and y.top - 2 <= my <= y.top + y.height + 2
+
+    return inside(a, b) or inside(b, a)
 
 
 def _assembled(pages: Sequence[Page]) -> ScanText:
