@@ -126,6 +126,22 @@ _COMPANY = re.compile(
     r"\b((?:(?:[A-Z][\w&'.\-]*|&)[ \t,]+){1,4}"
     r"(?:Inc\.?|GmbH|AG|B\.V\.|Ltd\.?|LLC|S\.A\.|SARL|SAS|Pvt\.\s*Ltd\.?|Private Limited|Limited)(?!\w))"
 )
+#: The net total and the tax total, only to check a total read by OCR (``_checked``).
+_NET_TOTAL_LABELS: tuple[str, ...] = (
+    r"rechnungssumme\s+ohne\s+ust\.?",
+    r"summe\s+netto",
+    r"net\s+total",
+    r"total\s+net",
+    r"total\s+ht",
+    r"subtotal",
+)
+_TAX_TOTAL_LABELS: tuple[str, ...] = (
+    r"steuerbetrag(?:\s+in\s+[A-Z]{3})?",
+    r"vat\s+total",
+    r"total\s+vat",
+    r"total\s+tax(?:es)?",
+    r"total\s+tva",
+)
 _SUBTOTAL_LABELS = r"subtotal|sub-total|net\s+amount|total\s+net|zwischensumme|nettobetrag|sous-total"
 # "VAT 19%", "Tax", "MwSt. 19 %": a tax line, but not "VAT ID" or "Tax number".
 _TAX_LABEL = re.compile(
@@ -161,7 +177,9 @@ def parse_with_methods(text: str) -> dict[str, Found]:
         "invoice_id": _invoice_id(text),
         "invoice_issue_date": _labelled_date(text, _ISSUE_LABELS, _month_first(text)),
         "invoice_due_date": _labelled_date(text, _DUE_LABELS, _month_first(text)),
-        "total_amount": _credited(text, _labelled_amount(text, _TOTAL_LABELS, generic=_GENERIC_TOTALS)),
+        "total_amount": _credited(
+            text, _checked(text, _labelled_amount(text, _TOTAL_LABELS, generic=_GENERIC_TOTALS))
+        ),
         "subtotal": _labelled_amount(text, _SUBTOTAL_LABELS),
         "tax_amount": _amount_after(text, _TAX_LABEL),
         "currency": _currency(text),
@@ -294,6 +312,25 @@ def _amount_after(text: str, label: re.Pattern[str], nonzero: bool = False) -> F
                 return Found(value, "pattern", raw=first.group(1))
             return Found(value, "label", raw=first.group(0).strip())
     return None
+
+
+def _checked(text: str, total: Found | None) -> Found | None:
+    """``total``, or the net total plus the tax when those disagree with it in exactly one digit.
+
+    One digit is what a scan's reading typically gets wrong ("329,87" for "529,87"); the sum of
+    two other printed amounts then says which digit. Anything else is left as read (a total after
+    prepayments, a net or tax amount not found). A repaired total counts as a guess (``pattern``).
+    """
+    if total is None:
+        return None
+    net = _labelled_amount(text, _NET_TOTAL_LABELS)
+    tax = _labelled_amount(text, _TAX_TOTAL_LABELS)
+    if net is None or tax is None:
+        return total
+    read, summed = f"{abs(total.value):.2f}", f"{abs(net.value + tax.value):.2f}"
+    if len(read) != len(summed) or sum(a != b for a, b in zip(read, summed, strict=True)) != 1:
+        return total
+    return Found(round(net.value + tax.value, 2), "pattern", raw=total.raw)
 
 
 def _credited(text: str, total: Found | None) -> Found | None:
