@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -22,6 +23,9 @@ from .admin import admin_keys, start_notice
 from .app import create_app
 from .config import DEFAULT_API_KEY, DEFAULT_MAX_UPLOAD_BYTES, ServerConfig
 from .faults import FaultUpdate
+
+if TYPE_CHECKING:
+    from .engines.ocr_pool import OcrPool
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -199,7 +203,7 @@ async def serve(args: argparse.Namespace) -> None:
         lifespan="off",
         timeout_graceful_shutdown=3,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config, app.server.ocr)
     app.dropper.attach(server)
     task = asyncio.create_task(server.serve())
     try:
@@ -215,6 +219,25 @@ async def serve(args: argparse.Namespace) -> None:
     finally:
         app.server.ocr.close()
         app.server.store.close()
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn's server that stops the OCR workers the moment it is told to stop (SIGTERM, SIGINT).
+
+    Uvicorn's graceful shutdown waits for open requests, and a create that reads a scan would
+    hold it for as long as its pages take (tens of seconds for a batch); with the pool stopped,
+    those creates end at once (their predictions fail: the server is stopping).
+    """
+
+    def __init__(self, config: uvicorn.Config, pool: OcrPool) -> None:
+        super().__init__(config)
+        self._pool = pool
+        self._loop = asyncio.get_running_loop()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # A signal handler: the pool is stopped by the event loop, not in the middle of its code.
+        self._loop.call_soon_threadsafe(self._pool.close)
 
 
 def _note_signal(signum: int, frame: FrameType | None) -> None:

@@ -19,6 +19,8 @@ from .invoice_text import Found
 from .pdf import embedded_files, is_pdf, open_pdf, page_texts, text_runs
 
 DOMAIN = "document.invoice"
+#: Fields a scan is read a second time for when the first reading misses one (``scan.filled``).
+_KEY_FIELDS = ("invoice_id", "invoice_issue_date", "total_amount")
 
 
 def run(inp: EngineInput) -> EngineResult:
@@ -55,6 +57,10 @@ def _scan(inp: EngineInput, sources: list[tuple[bytes, int | None]], billed: dic
     """A scan's fields: OCR, then the text engine's extraction; metadata from OCR's words."""
     read = scan.read(sources)
     found = invoice_text.parse_with_methods(read.text)
+    if any(name not in found for name in _KEY_FIELDS):
+        read = scan.filled(read, sources)
+        # What the first reading found stays; the second only adds what it lacked.
+        found = {**invoice_text.parse_with_methods(read.text), **found}
     fields = {field: item.value for field, item in found.items()}
     confidence, boxes = grounding.requested(inp.config)
     extra: dict[str, Any] = {}

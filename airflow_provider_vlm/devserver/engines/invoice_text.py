@@ -19,8 +19,13 @@ from datetime import date
 from typing import Any
 
 _ID_LABELS = (
-    r"invoice\s*(?:no\.?|number|num\.?|nr\.?|#)|rechnungs?[\s-]*(?:nr\.?|nummer)|rechnung\s*(?:\(\d+\)\s*)?nr\.?|"
-    r"factuurnummer|facture\s*n[°o]\.?|num[ée]ro\s+de\s+facture|booking\s+id"
+    r"invoice\s*(?:no\.?|number|numb\w*|num\.?|nr\.?|#)|rechnungs?[\s-]*(?:nr\.?|nummer)|"
+    # "Rechnung Nr.", "Rechnungskorrektur (384) Nr.", "Rechnung des Versicherers Nr.", and words
+    # between only before a document type code: "Schlussrechnung Bau (877) Nr.".
+    r"rechnung\w*\s*(?:(?:des|der)\s+\w+\s*)?(?:\(\d+\)\s*)?nr\.?|rechnung\w*(?:\s+\w+){1,2}\s*\(\d+\)\s*nr\.?|"
+    r"gutschrift\w*\s*nr\.?|"
+    r"credit\s*note\s*(?:no\.?|number|#)|factuurnummer|(?:facture|avoir)\s*n[°o]\.?|"
+    r"n[°o]\.?\s*de\s+(?:facture|l'avoir)|num[ée]ro\s+de\s+facture|booking\s+id"
 )
 _ID_VALUE = r"#?\s*([A-Z0-9](?:[A-Z0-9_/\-.]*[A-Z0-9])?)"
 _ID_LABEL = re.compile(rf"(?:{_ID_LABELS})", re.IGNORECASE)
@@ -29,16 +34,51 @@ _ID_AFTER = re.compile(rf"(?:\s*[:;#.,=|_~'\"\u201c\u201d\u2018\u2019©°·•*]
 # "993548900Factuurnummer:": some text layers glue the value right before its label.
 _ID_BEFORE = re.compile(r"(?:^|\s)#?([A-Z0-9][A-Z0-9_/\-.]*)$", re.IGNORECASE)
 _COLON_NEXT = re.compile(r"[ \t]*:")
-
-# "(?<=\d)\s+vom": German headers date the number they give ("Rechnung Nr. 471102 vom 05.03.2018").
-_ISSUE_LABELS = (
-    r"invoice\s+date|date\s+of\s+invoice|rechnungsdatum|factuurdatum|date\s+de\s+facture|date|(?<=\d)\s+vom"
+# A heading that names the document and its number, with no "No.": "Facture FA-2017-0010",
+# "Avoir AV-2017-0005", "Invoice 2024-117" (only at a line's start, and only when no label gave one).
+_ID_HEADING = re.compile(
+    r"^[ \t]*(?:invoice|rechnung|gutschrift|credit\s+note|facture|avoir)[ \t]+#?[ \t]*"
+    r"([A-Z0-9](?:[A-Z0-9_/\-.]*[A-Z0-9])?)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
 )
-_DUE_LABELS = r"due\s+date|payment\s+due|f[äa]llig(?:keitsdatum)?|vervaldatum|date\s+d'[ée]ch[ée]ance"
-_TOTAL_LABELS = (
-    r"grand\s*total|total\s*amount\s*due|amount\s*due|total\s*due|total\s+for\s+this\s+invoice|"
-    r"bruttosumme|bruttobetrag|gesamtbetrag(?!\s+der\b)|rechnungsbetrag|endbetrag|zahlbetrag|"
-    r"totaal|total\s+ttc|total"
+
+# Issue-date labels, most specific first: a date after an earlier kind wins over a later one.
+_ISSUE_LABELS: tuple[str, ...] = (
+    r"invoice\s+date|date\s+of\s+invoice|issue\s+date|date\s+of\s+issue|rechnungsdatum|"
+    r"belegdatum|ausstellungsdatum|factuurdatum|date\s+de\s+facture|date\s+d'[ée]mission",
+    # "Rechnung Nr. 471102 vom 05.03.2018", "Invoice # RE-1/508 issued at 2020-11-21": the date the
+    # document's own heading gives its number.
+    r"(?:rechnung|gutschrift|invoice|facture|avoir)[^\n]{0,60}?\d[^\n]{0,3}?\s+(?:vom|du|issued\s+(?:at|on)|dated)",
+    r"(?<!due\s)(?<!delivery\s)\b(?:date|datum)\b(?!\s+(?:of\s+)?(?:delivery|supply|service|shipment|order))",
+    # Any "<number> vom <date>", last: a version line ("Version 2.1 vom 24.03.2020") is skipped.
+    r"(?<=\d)\s+vom",
+)
+#: A line that dates a standard or a stylesheet, not the invoice ("ZUGFeRD-Version: 2.1 vom ...").
+_NOT_ISSUE_LINE = re.compile(r"version|standard|stylesheet|codelist|spezifikation", re.IGNORECASE)
+_DUE_LABELS: tuple[str, ...] = (
+    r"due\s+date|payment\s+due|f[äa]llig(?:keitsdatum)?|vervaldatum|date\s+d'[ée]ch[ée]ance",
+)
+# A bare "total", but not the net or tax one ("Net total", "Total HT", "VAT total", "Total taxes").
+_BARE_TOTAL = r"(?<!net\s)(?<!vat\s)(?<!tax\s)(?<!sub)(?<!sub-)total(?!\s*(?:ht|net|excl|taxes?|vat|tva)\b)"
+#: Total labels in order of preference: the first that has an amount after it wins.
+_TOTAL_LABELS: tuple[str, ...] = (
+    r"grand\s*total",
+    r"total\s*amount\s*due",
+    r"amount\s*due",
+    r"total\s*due",
+    r"total\s+for\s+this\s+invoice",
+    r"bruttosumme",
+    r"bruttobetrag",
+    r"gesamtbetrag(?!\s+der\b)",
+    r"rechnungsbetrag",
+    r"endbetrag",
+    r"zahlbetrag",
+    r"montant\s+[àa]\s+payer",
+    r"net\s+[àa]\s+payer",
+    r"total\s+ttc",
+    r"(?:amount|total|due)\s+payable",
+    r"totaal",
+    _BARE_TOTAL,
 )
 
 _MONTHS = {
@@ -65,7 +105,8 @@ _MONTHS = {
 _MONTH_RE = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
 _DATE_PATTERNS = (
     re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"),
-    re.compile(r"\b(\d{1,2})[./-](\d{1,2})[./-](\d{4})\b"),
+    # "05.03.2013", "03/05/2013", and "05. 03.2013" (a space a scan put after a dot).
+    re.compile(r"\b(\d{1,2})(?:[/-]|\.\s?)(\d{1,2})(?:[/-]|\.\s?)(\d{4})\b"),
     re.compile(rf"\b(\d{{1,2}})\.?\s*({_MONTH_RE})\.?\s+(\d{{4}})\b", re.IGNORECASE),
     re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})\s*,?\s*(\d{{4}})\b", re.IGNORECASE),
 )
@@ -85,6 +126,22 @@ _COMPANY = re.compile(
     r"\b((?:(?:[A-Z][\w&'.\-]*|&)[ \t,]+){1,4}"
     r"(?:Inc\.?|GmbH|AG|B\.V\.|Ltd\.?|LLC|S\.A\.|SARL|SAS|Pvt\.\s*Ltd\.?|Private Limited|Limited)(?!\w))"
 )
+#: The net total and the tax total, only to check a total read by OCR (``_checked``).
+_NET_TOTAL_LABELS: tuple[str, ...] = (
+    r"rechnungssumme\s+ohne\s+ust\.?",
+    r"summe\s+netto",
+    r"net\s+total",
+    r"total\s+net",
+    r"total\s+ht",
+    r"subtotal",
+)
+_TAX_TOTAL_LABELS: tuple[str, ...] = (
+    r"steuerbetrag(?:\s+in\s+[A-Z]{3})?",
+    r"vat\s+total",
+    r"total\s+vat",
+    r"total\s+tax(?:es)?",
+    r"total\s+tva",
+)
 _SUBTOTAL_LABELS = r"subtotal|sub-total|net\s+amount|total\s+net|zwischensumme|nettobetrag|sous-total"
 # "VAT 19%", "Tax", "MwSt. 19 %": a tax line, but not "VAT ID" or "Tax number".
 _TAX_LABEL = re.compile(
@@ -93,7 +150,9 @@ _TAX_LABEL = re.compile(
 )
 _WINDOW = 80
 #: Total labels that name the amount due; a bare "total" or "totaal" may be a subtotal's line.
-_GENERIC_TOTALS = ("total", "totaal")
+_GENERIC_TOTALS = (_BARE_TOTAL, "totaal")
+#: Words that make the document a credit note: its printed total may carry a minus the amount lacks.
+_CREDIT_NOTE = re.compile(r"^[ \t]*(?:avoir|gutschrift|credit\s+note)\b", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -118,7 +177,9 @@ def parse_with_methods(text: str) -> dict[str, Found]:
         "invoice_id": _invoice_id(text),
         "invoice_issue_date": _labelled_date(text, _ISSUE_LABELS, _month_first(text)),
         "invoice_due_date": _labelled_date(text, _DUE_LABELS, _month_first(text)),
-        "total_amount": _labelled_amount(text, _TOTAL_LABELS, generic=_GENERIC_TOTALS),
+        "total_amount": _credited(
+            text, _checked(text, _labelled_amount(text, _TOTAL_LABELS, generic=_GENERIC_TOTALS))
+        ),
         "subtotal": _labelled_amount(text, _SUBTOTAL_LABELS),
         "tax_amount": _amount_after(text, _TAX_LABEL),
         "currency": _currency(text),
@@ -138,6 +199,9 @@ def _invoice_id(text: str) -> Found | None:
         after = _ID_AFTER.match(text, label.end())
         if after and _has_digit(after.group(1)):
             return Found(after.group(1), "label")
+    for heading in _ID_HEADING.finditer(text):
+        if _has_digit(heading.group(1)) and len(heading.group(1)) >= 3:
+            return Found(heading.group(1), "label")
     return None
 
 
@@ -160,15 +224,23 @@ def _month_first(text: str) -> bool:
     return bool(re.search(r"\$|\bUSD\b", text))
 
 
-def _labelled_date(text: str, labels: str, month_first: bool = False) -> Found | None:
-    for match in re.finditer(rf"(?:{labels})\s*:?", text, re.IGNORECASE):
-        found = _first_date(text[match.end() : match.end() + _WINDOW], month_first)
-        if found:
-            return Found(found[0], "label", raw=found[1])
-        line_start = text.rfind("\n", 0, match.start()) + 1
-        found = _first_date(text[line_start : match.start()], month_first)
-        if found:
-            return Found(found[0], "label-before", raw=found[1])
+def _labelled_date(text: str, labels: tuple[str, ...], month_first: bool = False) -> Found | None:
+    """The date bound to the first kind of label (in the order given) that has one.
+
+    A date on a line that dates a standard or a stylesheet (``_NOT_ISSUE_LINE``) is never taken.
+    """
+    for kind in labels:
+        for match in re.finditer(rf"(?:{kind})\s*:?", text, re.IGNORECASE):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            line_end = text.find("\n", match.end())
+            if _NOT_ISSUE_LINE.search(text[line_start : line_end if line_end >= 0 else len(text)]):
+                continue
+            found = _first_date(text[match.end() : match.end() + _WINDOW], month_first)
+            if found:
+                return Found(found[0], "label", raw=found[1])
+            found = _first_date(text[line_start : match.start()], month_first)
+            if found:
+                return Found(found[0], "label-before", raw=found[1])
     return None
 
 
@@ -212,10 +284,13 @@ def to_number(raw: str) -> float:
     return float(f"{integer}.{cleaned[-2:]}") if decimal_sep in ".," else float(cleaned)
 
 
-def _labelled_amount(text: str, labels: str, generic: tuple[str, ...] = ()) -> Found | None:
-    """The first amount after the first label (in the order given) that has one."""
-    for label in labels.split("|"):
-        found = _amount_after(text, re.compile(rf"\b{label}\b\s*[:*]?", re.IGNORECASE))
+def _labelled_amount(text: str, labels: str | tuple[str, ...], generic: tuple[str, ...] = ()) -> Found | None:
+    """The first amount after the first label (in the order given) that has one.
+
+    A zero amount is passed over (a total's line of "0,00" is a discount's or a prepayment's).
+    """
+    for label in labels if isinstance(labels, tuple) else labels.split("|"):
+        found = _amount_after(text, re.compile(rf"\b{label}\b\s*[:*]?", re.IGNORECASE), nonzero=True)
         if found is not None:
             if label in generic and found.how == "label":
                 return Found(found.value, "label-generic", raw=found.raw)
@@ -223,16 +298,46 @@ def _labelled_amount(text: str, labels: str, generic: tuple[str, ...] = ()) -> F
     return None
 
 
-def _amount_after(text: str, label: re.Pattern[str]) -> Found | None:
+def _amount_after(text: str, label: re.Pattern[str], nonzero: bool = False) -> Found | None:
     for match in label.finditer(text):
         window = text[match.end() : match.end() + _WINDOW].split("\n", 1)[0]
         found = [m for m in (_AMOUNT.search(window), _INTEGER_AMOUNT.search(window)) if m]
         if found:
             first = min(found, key=lambda m: m.start())
-            if first.re is _INTEGER_AMOUNT:  # "€ 12" with no decimals: a shape guess
-                return Found(float(first.group(1)), "pattern", raw=first.group(1))
-            return Found(to_number(first.group(0)), "label", raw=first.group(0).strip())
+            guess = first.re is _INTEGER_AMOUNT  # "€ 12" with no decimals: a shape guess
+            value = float(first.group(1)) if guess else to_number(first.group(0))
+            if nonzero and not value:
+                continue
+            if guess:
+                return Found(value, "pattern", raw=first.group(1))
+            return Found(value, "label", raw=first.group(0).strip())
     return None
+
+
+def _checked(text: str, total: Found | None) -> Found | None:
+    """``total``, or the net total plus the tax when those disagree with it in exactly one digit.
+
+    One digit is what a scan's reading typically gets wrong ("329,87" for "529,87"); the sum of
+    two other printed amounts then says which digit. Anything else is left as read (a total after
+    prepayments, a net or tax amount not found). A repaired total counts as a guess (``pattern``).
+    """
+    if total is None:
+        return None
+    net = _labelled_amount(text, _NET_TOTAL_LABELS)
+    tax = _labelled_amount(text, _TAX_TOTAL_LABELS)
+    if net is None or tax is None:
+        return total
+    read, summed = f"{abs(total.value):.2f}", f"{abs(net.value + tax.value):.2f}"
+    if len(read) != len(summed) or sum(a != b for a, b in zip(read, summed, strict=True)) != 1:
+        return total
+    return Found(round(net.value + tax.value, 2), "pattern", raw=total.raw)
+
+
+def _credited(text: str, total: Found | None) -> Found | None:
+    """A credit note's total as the amount credited: it prints "-233,47", its amount is 233.47."""
+    if total is None or total.value >= 0 or not _CREDIT_NOTE.search(text):
+        return total
+    return Found(-total.value, total.how, total.share, total.raw)
 
 
 def _currency(text: str) -> Found | None:

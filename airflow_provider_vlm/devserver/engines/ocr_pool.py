@@ -13,13 +13,14 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from . import ocr
 from .base import EngineError
 from .pdf import _PARSE_ERRORS
 
+_STOPPING = "the dev server is stopping: the scan was not read"
 #: Tesseract program looked up on PATH unless the server is told otherwise (``--tesseract``).
 DEFAULT_TESSERACT = "tesseract"
 
@@ -38,6 +39,7 @@ class OcrPool:
         self.reason, self.langs = ocr.unavailable(tesseract)
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def notice(self) -> str | None:
         """The start-up line when scans cannot be read, else None."""
@@ -47,36 +49,57 @@ class OcrPool:
             f"VLM dev server: scans (image-only PDFs, PNG/JPEG) will fail: OCR is unavailable: {self.reason}"
         )
 
-    def read(self, sources: Sequence[tuple[bytes, int | None]]) -> list[ocr.Page]:
+    def read(
+        self, sources: Sequence[tuple[bytes, int | None]], steps: tuple[str, ...] = ocr.STEPS
+    ) -> list[ocr.Page]:
         """The words of each ``(content, page)`` (page None: the content is one image), in order;
-        the pages are read side by side, one per worker.
+        the pages are read side by side, one per worker, cleaned up by ``steps`` (``ocr.prepared``).
 
         Raises EngineError when OCR is unavailable or a page cannot be read.
         """
         if self.reason is not None:
             raise EngineError(f"OCR is unavailable, so the scan cannot be read: {self.reason}")
         executor = self._pool()
+        if executor is None:
+            raise EngineError(_STOPPING)
         futures = [
-            executor.submit(ocr.read_page, source, page, self.tesseract, self.langs)
+            executor.submit(ocr.read_page, source, page, self.tesseract, self.langs, steps)
             for source, page in sources
         ]
         try:
             return [future.result() for future in futures]
-        except BrokenProcessPool as exc:
+        except (BrokenProcessPool, CancelledError) as exc:
+            if self._closed:
+                raise EngineError(_STOPPING) from exc
             self._reset()
             raise EngineError(f"the OCR worker stopped while reading the scan: {exc}") from exc
         except (*_PARSE_ERRORS, RuntimeError) as exc:  # Pillow, pypdf, pytesseract's TesseractError
             raise EngineError(f"the scan cannot be read: {type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
-        """Stop the workers (a running page is finished first)."""
+        """Stop the workers now: pages not started are cancelled and the pages being read are
+        abandoned (their workers terminated), so a server told to stop does not wait for a batch
+        of scans; the requests waiting on them fail as the server goes down."""
         with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            executor, self._executor, self._closed = self._executor, None, True
+        if executor is None:
+            return
+        terminate = getattr(executor, "terminate_workers", None)  # Python 3.14+
+        if terminate is not None:
+            terminate()
+            return
+        # Before 3.14 there is no public way to stop a worker in the middle of a page.
+        workers = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
 
-    def _pool(self) -> ProcessPoolExecutor:
+    def _pool(self) -> ProcessPoolExecutor | None:
+        """The running pool (started now if need be); None once ``close`` stopped it."""
         with self._lock:
+            if self._closed:
+                return None
             if self._executor is None:
                 # spawn, not fork: the server has threads and an event loop a fork would copy.
                 self._executor = ProcessPoolExecutor(

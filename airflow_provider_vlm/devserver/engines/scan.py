@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from statistics import median
 
-from . import ocr_pool
+from . import ocr, ocr_pool
 from .ocr import Page, Word
 from .pdf import TextRun
 
@@ -28,6 +28,22 @@ _MISREAD_DECIMAL = re.compile(r"(?<=\d)[:;](?=\d{2}(?!\d))")
 _SURE_AMOUNT = re.compile(r"[$€£]|\d[.,]\d{3}(?!\d)")
 #: A dotted date with one dot read as a colon, semicolon or comma (``05:03.2013``, ``05.03;2013``).
 _MISREAD_DATE = re.compile(r"^(\d{1,2})[.:;,](\d{1,2})[.:;,](\d{4})\b")
+#: Label words the text engine looks for, put right when OCR got one letter of them wrong
+#: ("Zahibetrag", "Wruttosumme"): long words only, where one letter off is still unambiguous.
+_LABEL_WORDS = (
+    "Zahlbetrag",
+    "Bruttosumme",
+    "Bruttobetrag",
+    "Gesamtbetrag",
+    "Rechnungsbetrag",
+    "Endbetrag",
+    "Rechnungsnummer",
+    "Rechnungsdatum",
+    "Rechnungskorrektur",
+    "Gutschrift",
+    "Invoice",
+)
+_WORD_CORE = re.compile(r"^(\W*)(\w{7,})(\W*)$")
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"GIF8", b"BM")
 
 
@@ -44,6 +60,8 @@ class ScanText:
     runs: list[TextRun]
     #: Per run (by position in ``runs``), each character's OCR confidence, 0-1.
     confidences: list[tuple[float, ...]] = field(default_factory=list)
+    #: The pages' words as OCR gave them (``filled`` adds to them).
+    read: list[Page] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -64,8 +82,48 @@ class ScanText:
 
 def read(sources: Sequence[tuple[bytes, int | None]]) -> ScanText:
     """OCR of every ``(content, page)`` (page None: the content is one image), in order."""
-    pages = ocr_pool.current().read(sources)
-    out = ScanText([], [])
+    return _assembled(ocr_pool.current().read(sources))
+
+
+def filled(first: ScanText, sources: Sequence[tuple[bytes, int | None]]) -> ScanText:
+    """``first`` with the words a second, word-by-word reading (Tesseract's sparse mode) finds
+    where the first found none or read with less confidence.
+
+    Tesseract's page layout sometimes drops a whole block of a page (a column of labels beside
+    their values: "Invoice number:", "Issue date:"); the sparse mode reads text in any order and
+    finds it. It costs a second reading, so the engine asks for it only when a field is missing.
+    Both readings clean the page up the same way, so their words share one set of pixels.
+    """
+    sparse = ocr_pool.current().read(sources, (*ocr.STEPS, "sparse"))
+    return _assembled([_merged(page, extra) for page, extra in zip(first.read, sparse, strict=True)])
+
+
+def _merged(page: Page, extra: Page) -> Page:
+    """``page`` plus the words of ``extra`` where ``page`` has none, and in place of ``page``'s
+    words that ``extra`` read with more confidence (dust read as ``"ae"`` where the sparse reading saw
+    ``"529,87"``)."""
+    words = list(page.words)
+    for word in extra.words:
+        clashes = [i for i, mine in enumerate(words) if _overlap(mine, word)]
+        if not clashes:
+            words.append(word)
+        elif all(words[i].conf < word.conf for i in clashes):
+            words = [mine for i, mine in enumerate(words) if i not in clashes] + [word]
+    return replace(page, words=tuple(words))
+
+
+def _overlap(a: Word, b: Word) -> bool:
+    """Whether either word's middle lies in the other's box (the same ink read twice)."""
+
+    def inside(x: Word, y: Word) -> bool:
+        mx, my = x.left + x.width / 2, x.top + x.height / 2
+        return y.left - 2 <= mx <= y.left + y.width + 2 and y.top - 2 <= my <= y.top + y.height + 2
+
+    return inside(a, b) or inside(b, a)
+
+
+def _assembled(pages: Sequence[Page]) -> ScanText:
+    out = ScanText([], [], read=list(pages))
     for index, page in enumerate(pages):
         lines = _lines(page.words)
         out.pages.append(_joined(lines))
@@ -105,7 +163,13 @@ def _lines(words: Sequence[Word]) -> list[list[Word]]:
 
 
 def _fixed(word: Word) -> Word:
-    """``word`` with a misread decimal separator put right (same length: boxes stay aligned)."""
+    """``word`` with a misread decimal separator or label letter put right (same length: boxes
+    stay aligned)."""
+    core = _WORD_CORE.match(word.text)
+    if core:
+        label = _label_word(core.group(2))
+        if label is not None:
+            return replace(word, text=core.group(1) + label + core.group(3))
     date = _MISREAD_DATE.match(word.text)
     if (
         date
@@ -120,6 +184,20 @@ def _fixed(word: Word) -> Word:
     before = word.text[: match.start()]
     point = "," if "." in before and "," not in before else "."  # 1.234:56 is German: 1.234,56
     return replace(word, text=before + point + word.text[match.end() :])
+
+
+def _label_word(text: str) -> str | None:
+    """The label word ``text`` is one substituted letter away from, if any (not itself)."""
+    folded = text.casefold()
+    for label in _LABEL_WORDS:
+        want = label.casefold()
+        if (
+            len(want) == len(folded)
+            and folded != want
+            and sum(a != b for a, b in zip(want, folded, strict=True)) == 1
+        ):
+            return label if text[0].isupper() else label.lower()
+    return None
 
 
 def _run(index: int, page: Page, line: list[Word]) -> tuple[TextRun, tuple[float, ...]]:
