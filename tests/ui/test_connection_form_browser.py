@@ -91,7 +91,20 @@ class Page:
         self.driver.get(self.base + path)
 
     def click(self, xpath: str) -> None:
-        self.wait.until(self.ec.element_to_be_clickable((self.by.XPATH, xpath))).click()
+        """Click once the element takes the click: a toast's hover zone can cover it for a while."""
+        from selenium.common.exceptions import ElementClickInterceptedException
+
+        def clicked(driver: Any) -> bool:
+            element = self.ec.element_to_be_clickable((self.by.XPATH, xpath))(driver)
+            if not element:
+                return False
+            try:
+                element.click()
+            except ElementClickInterceptedException:
+                return False
+            return True
+
+        self.wait.until(clicked)
 
     def field(self, name: str) -> Any:
         return self.wait.until(self.ec.visibility_of_element_located((self.by.NAME, name)))
@@ -124,6 +137,14 @@ class Page:
         """The text of the toast that says ``text`` (title and message), once it shows."""
         xpath = f"//*[@data-scope='toast' and @data-part='root'][contains(., {_xpath_literal(text)})]"
         return str(self.wait.until(self.ec.visibility_of_element_located((self.by.XPATH, xpath))).text)
+
+    def toasts_gone(self) -> None:
+        """Wait until every toast has timed out, as a user waits before the next step."""
+        self.wait.until(
+            self.ec.invisibility_of_element_located(
+                (self.by.XPATH, "//*[@data-scope='toast' and @data-part='root']")
+            )
+        )
 
     def dialog_closed(self) -> None:
         self.wait.until(self.ec.invisibility_of_element_located((self.by.NAME, "host")))
@@ -165,6 +186,7 @@ def test_form_made_connection_passes_the_test_button_and_names_a_wrong_key(
     answer = page.toast("the API key was accepted")
     assert f"Connected to {dev.base_url}; the API key was accepted." in answer, answer
     accepted = page.screenshot("connection_test_button.png")
+    page.toasts_gone()
 
     page.click(page.row_button(CONN_ID, "Edit Connection"))
     page.type_into("password", WRONG_KEY, replace=True)
