@@ -3,7 +3,8 @@
 Each case is a layout seen on real e-invoices' prints: a stylesheet's dated version line above
 the invoice's own date, correction and insurance headings, French headings with no "n°", a
 credit note printing its total with a minus, a net total beside the gross one, and a total one
-digit off its net plus tax.
+digit off its net plus tax. The total cases are what OCR makes of a print's totals block: the
+invoice's own arithmetic (net plus tax, amount due plus prepayments) says which reading is right.
 """
 
 from __future__ import annotations
@@ -43,6 +44,69 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         "Avoir AV-2017-0005\nDate de facture 16/11/2017\nDate d'échéance 16/11/2017\n"
         "Facture liée FA-2017-0010\nTotal HT -218,48 €\nTotal TTC -233,47 €",
         {"invoice_id": "AV-2017-0005", "invoice_issue_date": "2017-11-16", "total_amount": 233.47},
+    ),
+    (
+        "a document type code between the words and the number",
+        "Gutschrift (Selbst ausgestellte Rechnung) (389) Nr. 471102 vom 05.03.2018",
+        {"invoice_id": "471102", "invoice_issue_date": "2018-03-05"},
+    ),
+    (
+        "a text layer's order of the heading",
+        "Handelsrechnung (380) 05.06.2018   Nr. 471102   vom   \nWährung: EUR\n"
+        "Liefer- und Leistungsdatum: 03.06.2018",
+        {"invoice_id": "471102", "invoice_issue_date": "2018-06-05"},
+    ),
+    (
+        "the number lost, the heading's date kept; a space before a date's dot",
+        "Handelsrechnung Nr. vom 31.10.2018\nBestellung 12 vom 20 .09.2018",
+        {"invoice_id": None, "invoice_issue_date": "2018-10-31"},
+    ),
+    (
+        "a euro invoice with one euro sign read as a dollar stays day first",
+        "Facture FA-2017-0009\nDate de facture 05/11/2017\nTotal HT 530,75 €\nTVA 0% $30,75€ 0,00€\n"
+        "Total TTC 530,75 €",
+        {"invoice_id": "FA-2017-0009", "invoice_issue_date": "2017-11-05", "total_amount": 530.75},
+    ),
+    (
+        "net plus tax picks the reading without the dust before it",
+        "Rechnungssumme ohne USt. 380,00\nSteuerbetrag 0,00\nBruttosumme 35 380,00",
+        {"total_amount": 380.0},
+    ),
+    (
+        "a tax that lost its decimal comma still checks the total",
+        "Rechnungssumme ohne USt. 473,00\nSteuerbetrag 5687\nBruttosumme 2 529,87",
+        {"total_amount": 529.87},
+    ),
+    (
+        "the gross line lost: amount due plus the prepayment is net plus tax",
+        "Rechnungssumme ohne USt. 177,49\nSteuerbetrag in EUR 20,16\nErhaltene Anzahlungen -50,00\n"
+        "Zahlbetrag 147,65",
+        {"total_amount": 197.65},
+    ),
+    (
+        "a gross total the amount due repeats wins over a misread tax",
+        "Rechnungssumme ohne USt. 473,00\nSteuerbetrag 36,87\nBruttosumme 529,87\nZahlbetrag 529,87",
+        {"total_amount": 529.87},
+    ),
+    (
+        "only an amount due found: net plus tax, printed elsewhere, is the total",
+        "Rechnungssumme ohne USt. 220,00\nSteuerbetrag 0,00\nOffene Zahlungen 220,00\nZahlbetrag 440,00",
+        {"total_amount": 220.0},
+    ),
+    (
+        "an amount due after a payment is not the total",
+        "Invoice No. 7\nSubtotal 90.00\nVAT total 10.00\nTotal 100.00\nAmount due 80.00",
+        {"total_amount": 100.0},
+    ),
+    (
+        "a correction's minus lost by OCR",
+        "Rechnungssumme ohne USt. -7,67\nBruttosumme 8,79",
+        {"total_amount": -8.79},
+    ),
+    (
+        "a column header's amount on the next line is not its value",
+        "Menge Produkt Preis Gesamtbetrag\n1160,00\nGesamtbetrag: 571,04 €",
+        {"total_amount": 571.04},
     ),
     (
         "one digit misread",

@@ -43,6 +43,16 @@ def _page(*lines: str) -> Page:
             ),
             ("471102", "2018-03-05", 529.87),
         ),
+        # Label words a letter or two off: substituted, dropped; "Rechnungssumme" is a label itself.
+        (
+            (
+                "Rechnung Nr. 9 vom 05.03.2018",
+                "Rechnungssumme ohne USt. 473,00",
+                "Kteverbetrag 56,87",
+                "Buttosumme 529,87",
+            ),
+            ("9", "2018-03-05", 529.87),
+        ),
     ],
 )
 def test_ocr_misreadings_are_put_right(lines: tuple[str, ...], expected: tuple[object, ...]) -> None:

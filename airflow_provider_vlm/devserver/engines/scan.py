@@ -28,8 +28,8 @@ _MISREAD_DECIMAL = re.compile(r"(?<=\d)[:;](?=\d{2}(?!\d))")
 _SURE_AMOUNT = re.compile(r"[$€£]|\d[.,]\d{3}(?!\d)")
 #: A dotted date with one dot read as a colon, semicolon or comma (``05:03.2013``, ``05.03;2013``).
 _MISREAD_DATE = re.compile(r"^(\d{1,2})[.:;,](\d{1,2})[.:;,](\d{4})\b")
-#: Label words the text engine looks for, put right when OCR got one letter of them wrong
-#: ("Zahibetrag", "Wruttosumme"): long words only, where one letter off is still unambiguous.
+#: Label words the text engine looks for, put right when OCR got a letter or two of them wrong
+#: ("Zahibetrag", "Wruttosumme", "Kteverbetrag"): long words only, where that is still unambiguous.
 _LABEL_WORDS = (
     "Zahlbetrag",
     "Bruttosumme",
@@ -39,6 +39,8 @@ _LABEL_WORDS = (
     "Endbetrag",
     "Rechnungsnummer",
     "Rechnungsdatum",
+    "Rechnungssumme",
+    "Steuerbetrag",
     "Rechnungskorrektur",
     "Gutschrift",
     "Invoice",
@@ -163,8 +165,8 @@ def _lines(words: Sequence[Word]) -> list[list[Word]]:
 
 
 def _fixed(word: Word) -> Word:
-    """``word`` with a misread decimal separator or label letter put right (same length: boxes
-    stay aligned)."""
+    """``word`` with a misread decimal separator or label word put right (the run's advances are
+    measured on the text as put right)."""
     core = _WORD_CORE.match(word.text)
     if core:
         label = _label_word(core.group(2))
@@ -187,17 +189,36 @@ def _fixed(word: Word) -> Word:
 
 
 def _label_word(text: str) -> str | None:
-    """The label word ``text`` is one substituted letter away from, if any (not itself)."""
+    """The label word ``text`` is a letter or two away from, if any and if only one: one letter
+    substituted, dropped or added in a word of 7 to 11, two in a longer one ("Kteverbetrag").
+
+    A word that is a label word itself stays ("Rechnungssumme" is two letters from
+    "Rechnungsnummer")."""
     folded = text.casefold()
+    near: list[tuple[int, str]] = []
     for label in _LABEL_WORDS:
         want = label.casefold()
-        if (
-            len(want) == len(folded)
-            and folded != want
-            and sum(a != b for a, b in zip(want, folded, strict=True)) == 1
-        ):
-            return label if text[0].isupper() else label.lower()
-    return None
+        if folded == want:
+            return None
+        allowed = 2 if len(want) >= 12 else 1
+        if abs(len(want) - len(folded)) <= allowed and (edits := _edits(want, folded)) <= allowed:
+            near.append((edits, label))
+    near.sort()
+    if not near or (len(near) > 1 and near[1][0] == near[0][0]):
+        return None
+    label = near[0][1]
+    return label if text[0].isupper() else label.lower()
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance: letters substituted, dropped or added to turn ``a`` into ``b``."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
 
 
 def _run(index: int, page: Page, line: list[Word]) -> tuple[TextRun, tuple[float, ...]]:
