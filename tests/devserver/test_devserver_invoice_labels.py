@@ -104,9 +104,18 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         {"total_amount": -8.79},
     ),
     (
-        "a column header's amount on the next line is not its value",
-        "Menge Produkt Preis Gesamtbetrag\n1160,00\nGesamtbetrag: 571,04 €",
-        {"total_amount": 571.04},
+        "EN 16931's own names, as a viewer prints them, with a payment made",
+        "Invoice number: INV-9\nIssue date: 2024-03-01\nInvoice total amount without VAT 100.00\n"
+        "Invoice total VAT amount 19.00\nInvoice total amount with VAT 119.00\nPaid amount 19.00\n"
+        "Amount due for payment 100.00",
+        {"invoice_id": "INV-9", "invoice_issue_date": "2024-03-01", "total_amount": 119.0},
+    ),
+    (
+        "the German names, the gross line lost",
+        "Rechnungsnummer: R-1\nRechnungsdatum: 01.03.2024\n"
+        "Gesamtbetrag der Rechnung ohne Umsatzsteuer 100,00\nGesamtbetrag der Rechnungsumsatzsteuer 19,00\n"
+        "Gezahlter Betrag 19,00\nFälliger Zahlungsbetrag 100,00",
+        {"invoice_id": "R-1", "invoice_issue_date": "2024-03-01", "total_amount": 119.0},
     ),
     (
         "one digit misread",

@@ -45,6 +45,14 @@ BARE_TOTAL = r"(?<!net\s)(?<!vat\s)(?<!tax\s)(?<!sub)(?<!sub-)total(?!\s*(?:ht|n
 #: invoice's arithmetic says otherwise.
 TOTAL_LABELS: tuple[str, ...] = (
     r"grand\s*total",
+    # EN 16931's own names (BT-112, BT-115), which XRechnung's and other viewers print.
+    r"invoice\s+total\s+amount\s+with\s+vat",
+    r"gesamtbetrag\s+der\s+rechnung\s+(?:einschlie(?:ß|ss)lich|inkl\.?)\s+umsatzsteuer",
+    r"gesamtsumme\s+brutto",
+    r"gesamtbetrag\s+brutto",
+    r"rechnungssumme\s+(?:einschlie(?:ß|ss)lich|inkl\.?)\s+ust\.?",
+    r"amount\s+due\s+for\s+payment",
+    r"f[äa]lliger\s+(?:zahlungs)?betrag",
     r"total\s*amount\s*due",
     r"amount\s*due",
     r"total\s*due",
@@ -65,6 +73,8 @@ TOTAL_LABELS: tuple[str, ...] = (
 #: Of those, the labels of what is left to pay: after prepayments it is less than the total.
 DUE_LABELS = frozenset(
     {
+        r"amount\s+due\s+for\s+payment",
+        r"f[äa]lliger\s+(?:zahlungs)?betrag",
         r"total\s*amount\s*due",
         r"amount\s*due",
         r"total\s*due",
@@ -78,6 +88,9 @@ DUE_LABELS = frozenset(
 GENERIC_TOTALS = (BARE_TOTAL, "totaal")
 NET_TOTAL_LABELS: tuple[str, ...] = (
     r"rechnungssumme\s+ohne\s+ust\.?",
+    r"invoice\s+total\s+amount\s+without\s+vat",
+    r"gesamtbetrag\s+der\s+rechnung\s+ohne\s+umsatzsteuer",
+    r"gesamtsumme\s+(?:netto|ohne\s+umsatzsteuer)",
     r"summe\s+netto",
     r"net\s+total",
     r"total\s+net",
@@ -86,6 +99,9 @@ NET_TOTAL_LABELS: tuple[str, ...] = (
 )
 TAX_TOTAL_LABELS: tuple[str, ...] = (
     r"steuerbetrag(?:\s+in\s+[A-Z]{3})?",
+    r"invoice\s+total\s+vat\s+amount",
+    r"gesamtbetrag\s+der\s+rechnungsumsatzsteuer",
+    r"summe\s+umsatzsteuer",
     r"vat\s+total",
     r"total\s+vat",
     r"total\s+tax(?:es)?",
@@ -93,6 +109,8 @@ TAX_TOTAL_LABELS: tuple[str, ...] = (
 )
 PREPAID_LABELS: tuple[str, ...] = (
     r"erhaltene\s+anzahlungen?",
+    r"gezahlter\s+betrag",
+    r"vorauszahlungsbetrag",
     r"bereits\s+(?:bezahlt|gezahlt)",
     r"(?:amount\s+)?paid(?:\s+amount)?",
     r"prepa(?:id|yments?)(?:\s+amount)?",
@@ -112,7 +130,9 @@ def to_number(raw: str) -> float:
 
 
 def label_pattern(label: str) -> re.Pattern[str]:
-    return re.compile(rf"\b{label}\b[ \t]*[:*]?", re.IGNORECASE)
+    """``label`` as a word, with what may follow it; a label that ends its line takes its amount
+    from the next line (a text layer's order)."""
+    return re.compile(rf"\b{label}\b\s*[:*]?", re.IGNORECASE)
 
 
 def amount_after(text: str, label: re.Pattern[str], nonzero: bool = False) -> Found | None:
