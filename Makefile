@@ -20,30 +20,27 @@ demo: $(STAMP) tesseract
 ## version suite on every Airflow line.
 test: $(STAMP) postgres chromium tesseract lint typecheck pytest versions
 
-## PostgreSQL's server programs (Debian's package) for the HA tests, which start a throwaway cluster.
+## System packages (Debian's) some targets need: installed as root when missing; one `apt-get
+## update` an hour serves them all. $(call apt_install,PACKAGES,WHAT NEEDS THEM)
+apt_install = if [ "$$(id -u)" = 0 ]; then { find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -60 | grep -q . || apt-get update -qq; } && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); else echo "$(2): sudo apt-get install $(1)" >&2; exit 1; fi
+
+## PostgreSQL's server programs for the HA tests, which start a throwaway cluster.
 postgres:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
-		else echo "the HA tests need PostgreSQL's server programs: sudo apt-get install postgresql" >&2; exit 1; fi; \
+		$(call apt_install,postgresql,the HA tests need PostgreSQL's server programs); \
 	fi
 
-## Tesseract with its English and German data (Debian's packages): the dev server reads scans with it.
+## Tesseract with its English and German data: the dev server reads scans with it.
 tesseract:
 	@if ! command -v tesseract >/dev/null 2>&1 || ! tesseract --list-langs 2>/dev/null | grep -qx deu \
 		|| ! tesseract --list-langs 2>/dev/null | grep -qx eng; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu; \
-		else echo "the dev server reads scans with Tesseract: sudo apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu" >&2; exit 1; fi; \
+		$(call apt_install,tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu,the dev server reads scans with Tesseract); \
 	fi
 
-## Chromium and its WebDriver (Debian's packages) for the browser test of the connection form.
+## Chromium and its WebDriver for the browser test of the connection form.
 chromium:
 	@if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
-		else echo "the browser test needs Chromium: sudo apt-get install chromium chromium-driver" >&2; exit 1; fi; \
+		$(call apt_install,chromium chromium-driver,the browser test needs Chromium); \
 	fi
 
 lint: $(STAMP)
