@@ -61,5 +61,18 @@ def test_ocr_misreadings_are_put_right(lines: tuple[str, ...], expected: tuple[o
     assert (found.get("invoice_id"), found.get("invoice_issue_date"), found.get("total_amount")) == expected
 
 
+def test_an_amount_split_after_its_decimal_point_is_joined_again() -> None:
+    words = (
+        Word("Total", 90.0, 100, 100, 80, 20),
+        Word("2,076.", 90.0, 300, 100, 70, 20),
+        Word("76€", 80.0, 376, 100, 40, 20),
+        Word("Ref.", 90.0, 100, 140, 50, 20),
+        Word("12.", 90.0, 160, 140, 30, 20),
+        Word("34", 90.0, 400, 140, 20, 20),  # far apart: not one word
+    )
+    assert text_of(Page(1240, 1754, words)) == "Total 2,076.76€\nRef. 12. 34"
+    assert invoice_text.parse(text_of(Page(1240, 1754, words)))["total_amount"] == 2076.76
+
+
 def test_a_time_is_not_taken_for_an_amount() -> None:
     assert text_of(_page("Uhrzeit 12:30")) == "Uhrzeit 12:30"

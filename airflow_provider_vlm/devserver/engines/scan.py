@@ -46,6 +46,10 @@ _LABEL_WORDS = (
     "Invoice",
 )
 _WORD_CORE = re.compile(r"^(\W*)(\w{7,})(\W*)$")
+#: An amount split after its decimal separator (``_rejoined``): the head ends "<digit>." or
+#: "<digit>,", the tail is the two decimals and what follows them.
+_SPLIT_HEAD = re.compile(r"\d[.,]$")
+_SPLIT_TAIL = re.compile(r"^\d{2}(?!\d)")
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"GIF8", b"BM")
 
 
@@ -161,7 +165,33 @@ def _lines(words: Sequence[Word]) -> list[list[Word]]:
                 last.append(word)
                 continue
         lines.append([word])
-    return [sorted(line, key=lambda w: w.left) for line in lines]
+    return [_rejoined(sorted(line, key=lambda w: w.left), height) for line in lines]
+
+
+def _rejoined(line: list[Word], height: float) -> list[Word]:
+    """``line`` with an amount OCR split after its decimal separator joined again: ``2,076.``
+    and ``76€`` a narrow gap apart are ``2,076.76€``."""
+    out: list[Word] = []
+    for word in line:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and _SPLIT_HEAD.search(last.text)
+            and _SPLIT_TAIL.match(word.text)
+            and word.left - (last.left + last.width) < 0.6 * height
+        ):
+            top = min(last.top, word.top)
+            out[-1] = Word(
+                last.text + word.text,
+                min(last.conf, word.conf),
+                last.left,
+                top,
+                word.left + word.width - last.left,
+                max(last.top + last.height, word.top + word.height) - top,
+            )
+            continue
+        out.append(word)
+    return out
 
 
 def _fixed(word: Word) -> Word:
