@@ -145,9 +145,7 @@ def amount_after(text: str, label: re.Pattern[str], nonzero: bool = False) -> Fo
 
 def labelled_amount(text: str, labels: Sequence[str], generic: Sequence[str] = ()) -> Found | None:
     """The first nonzero amount after the first label (in the order given) that has one."""
-    for candidate in _candidates(text, labels, generic):
-        return candidate.found
-    return None
+    return next((candidate.found for candidate in _candidates(text, labels, generic)), None)
 
 
 def total(text: str) -> Found | None:
@@ -190,7 +188,7 @@ def _amounts_after(
     text: str, label: re.Pattern[str], nonzero: bool = False
 ) -> Iterator[tuple[Found, tuple[float, ...]]]:
     for match in label.finditer(text):
-        window = text[match.end() : match.end() + WINDOW].split("\n", 1)[0]
+        window = _rest_of_line(text, match)
         found = [m for m in (_AMOUNT.search(window), _INTEGER_AMOUNT.search(window)) if m]
         if not found:
             continue
@@ -205,6 +203,11 @@ def _amounts_after(
         if nonzero and not value:
             continue
         yield Found(value, "label", raw=raw), _readings(raw, value)
+
+
+def _rest_of_line(text: str, label: re.Match[str]) -> str:
+    """What follows ``label`` on its line (at most ``WINDOW`` characters): where its amount is."""
+    return text[label.end() : label.end() + WINDOW].split("\n", 1)[0]
 
 
 def _readings(raw: str, value: float) -> tuple[float, ...]:
@@ -223,7 +226,7 @@ def _values_after(text: str, labels: Sequence[str]) -> list[float]:
         for _, readings in _amounts_after(text, pattern):
             values.extend(readings)
         for match in pattern.finditer(text):
-            window = text[match.end() : match.end() + WINDOW].split("\n", 1)[0]
+            window = _rest_of_line(text, match)
             values.extend(int(m.group(1)) / 100 for m in _NO_SEPARATOR.finditer(window))
     return values
 
